@@ -1,0 +1,292 @@
+//! Assembling Brevduva from its configuration: rules, knowledge base, templates, store,
+//! classifier, pipeline and transport; and running the long-lived workers.
+
+use crate::config::Config;
+use crate::diagnostics::{Problem, Problems};
+use crate::domain::EmailAddress;
+use crate::outbox::{
+    deliver_due, sample_context, FileTransport, RetryPolicy, Sender, Templates, Transport,
+};
+use crate::routing::{
+    Classifier, ClassifierSettings, KnowledgeEntry, KnowledgeIndex, RoutingRules,
+};
+use crate::source::{process_maildir, Maildir};
+use crate::store::Store;
+use crate::triage::{Triage, TriageSettings};
+use anyhow::Context;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Loads the routing rules from the configured folder or the embedded defaults.
+pub fn load_rules(config: &Config) -> Result<RoutingRules, Problems> {
+    let rules = match &config.routing.rules_dir {
+        Some(dir) => RoutingRules::load_dir(dir)?,
+        None => RoutingRules::parse_files(&crate::defaults::routing_rules())?,
+    };
+    if rules
+        .department(&config.routing.fallback_department)
+        .is_none()
+    {
+        return Err(Problems(vec![Problem::in_file(
+            config
+                .routing
+                .rules_dir
+                .as_deref()
+                .unwrap_or(std::path::Path::new("routing-rules")),
+            format!(
+                "no rules for the fallback department {:?}",
+                config.routing.fallback_department
+            ),
+        )]));
+    }
+    Ok(rules)
+}
+
+/// Loads the knowledge base from the configured folder or the embedded starter base, and
+/// checks that every entry names a department that has rules.
+pub fn load_knowledge(
+    config: &Config,
+    rules: &RoutingRules,
+) -> Result<Vec<KnowledgeEntry>, Problems> {
+    let files: Vec<(PathBuf, String)> = match &config.routing.knowledge_dir {
+        Some(dir) => crate::defaults::read_folder(dir, "jsonl").map_err(|e| {
+            Problems(vec![Problem::in_file(
+                dir,
+                format!("cannot read knowledge folder: {e}"),
+            )])
+        })?,
+        None => crate::defaults::knowledge_base(),
+    };
+    let mut problems = Problems::default();
+    let mut entries = Vec::new();
+    for (path, source) in &files {
+        match crate::routing::knowledge::parse_jsonl(path, source) {
+            Ok(found) => {
+                for entry in found {
+                    match entry.department.as_deref() {
+                        Some(d) if rules.department(d).is_some() => entries.push(entry),
+                        other => {
+                            let line = source
+                                .lines()
+                                .position(|l| l.contains(&format!("\"{}\"", entry.id)))
+                                .map(|i| i + 1);
+                            problems.push(Problem {
+                                file: path.clone(),
+                                line,
+                                message: format!(
+                                    "entry {:?} names department {:?}, which has no rules",
+                                    entry.id,
+                                    other.unwrap_or("null")
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+            Err(mut found) => problems.0.append(&mut found.0),
+        }
+    }
+    problems.into_result(entries)
+}
+
+/// Loads the mail templates and renders each with every variable Brevduva provides, so a
+/// template that needs anything else is reported here and not in a citizen's mail.
+pub fn load_templates(config: &Config) -> Result<Templates, Problems> {
+    let files = match &config.templates.dir {
+        Some(dir) => crate::defaults::read_folder(dir, "txt").map_err(|e| {
+            Problems(vec![Problem::in_file(
+                dir,
+                format!("cannot read templates folder: {e}"),
+            )])
+        })?,
+        None => crate::defaults::templates(),
+    };
+    let templates = Templates::parse_files(&files)?;
+    let context = sample_context();
+    let mut problems = Problems::default();
+    for kind in crate::outbox::REQUIRED_TEMPLATES {
+        problems.0.extend(templates.check_kind(kind, &context).0);
+    }
+    problems.into_result(templates)
+}
+
+/// Everything `check-config` checks: configuration, rules, knowledge base and templates.
+pub fn check(config: &Config) -> Problems {
+    let mut problems = Problems::default();
+    match load_rules(config) {
+        Ok(rules) => {
+            if let Err(p) = load_knowledge(config, &rules) {
+                problems.0.extend(p.0);
+            }
+        }
+        Err(p) => problems.0.extend(p.0),
+    }
+    if let Err(p) = load_templates(config) {
+        problems.0.extend(p.0);
+    }
+    problems
+}
+
+/// A built Brevduva: store, pipeline and transport.
+pub struct Application {
+    /// The configuration it was built from.
+    pub config: Config,
+    /// The pipeline (holds the store and classifier).
+    pub triage: Triage,
+    /// Where outgoing mail goes.
+    pub transport: Transport,
+    /// Retry policy of the outbox.
+    pub retry: RetryPolicy,
+}
+
+impl Application {
+    /// Builds everything: loads and validates files, connects and migrates the database,
+    /// and opens (or rebuilds) the knowledge index in the data dir.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let problems = check(&config);
+        if !problems.is_empty() {
+            anyhow::bail!("configuration problems:\n{problems}");
+        }
+        let rules = load_rules(&config).map_err(|p| anyhow::anyhow!("{p}"))?;
+        let entries = load_knowledge(&config, &rules).map_err(|p| anyhow::anyhow!("{p}"))?;
+        let templates = load_templates(&config).map_err(|p| anyhow::anyhow!("{p}"))?;
+        std::fs::create_dir_all(&config.storage.data_dir)
+            .with_context(|| format!("creating data dir {}", config.storage.data_dir.display()))?;
+        let store = Store::connect(config.database_url().expose())
+            .await
+            .context("opening the database")?;
+        let departments: Vec<_> = rules.departments().cloned().collect();
+        store.sync_departments(&departments).await?;
+        let index_dir = config.index_dir();
+        let index =
+            tokio::task::spawn_blocking(move || KnowledgeIndex::open_or_build(&index_dir, entries))
+                .await?
+                .context("building the knowledge index")?;
+        let settings = ClassifierSettings {
+            auto_route_threshold: config.routing.auto_route_threshold,
+            neighbours: config.routing.neighbours,
+        };
+        let classifier = Arc::new(Classifier::new(rules, index, settings));
+        let m = &config.municipality;
+        let sender = Sender {
+            address: EmailAddress::parse(&m.kontaktcenter_address)?,
+            name: m.kontaktcenter_name.clone(),
+            municipality: m.name.clone(),
+            promise_days: m.service_promise_working_days,
+        };
+        let own_addresses = m
+            .own_addresses
+            .iter()
+            .filter_map(|a| EmailAddress::parse(a).ok())
+            .collect();
+        let triage = Triage::new(
+            store,
+            classifier,
+            Arc::new(templates),
+            TriageSettings {
+                sender,
+                own_addresses,
+                fallback_department: config.routing.fallback_department.clone(),
+                max_message_bytes: config.limits.max_message_bytes,
+            },
+        );
+        let transport = Transport::File(
+            FileTransport::new(&config.outbox_dir()).context("creating the outbox folder")?,
+        );
+        let retry = RetryPolicy {
+            base_seconds: config.outbox.retry_base_seconds as i64,
+            max_delay_seconds: 3600,
+            max_age_seconds: (config.outbox.max_age_hours * 3600) as i64,
+        };
+        Ok(Self {
+            config,
+            triage,
+            transport,
+            retry,
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        self.triage.store()
+    }
+
+    /// Delivers every due outbox entry now (used by `demo` and `import`).
+    pub async fn flush_outbox(&self) -> anyhow::Result<crate::outbox::DeliveryReport> {
+        let mut total = crate::outbox::DeliveryReport::default();
+        loop {
+            let r = deliver_due(self.store(), &self.transport, self.retry, 100).await?;
+            total.sent += r.sent;
+            total.retrying += r.retrying;
+            total.dead += r.dead;
+            if r.sent == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Runs the Maildir worker, the outbox worker and the web server until `shutdown`
+    /// turns true; each worker finishes the message in hand first.
+    pub async fn run(
+        self,
+        listener: tokio::net::TcpListener,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let app = Arc::new(self);
+        let maildir = Maildir::open(&app.config.maildir_path()).context("opening the maildir")?;
+        let poll = Duration::from_secs(app.config.maildir.poll_seconds);
+        let intake = {
+            let app = Arc::clone(&app);
+            let mut shutdown = shutdown.clone();
+            let enabled = app.config.maildir.enabled;
+            tokio::spawn(async move {
+                while enabled && !*shutdown.borrow() {
+                    match process_maildir(&app.triage, &maildir).await {
+                        Ok(r) if r.messages > 0 => tracing::info!(
+                            messages = r.messages,
+                            cases = r.cases,
+                            "maildir processed"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "maildir step failed; retrying"),
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(poll) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+            })
+        };
+        let delivery = {
+            let app = Arc::clone(&app);
+            let mut shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                while !*shutdown.borrow() {
+                    let idle = match deliver_due(app.store(), &app.transport, app.retry, 50).await {
+                        Ok(r) => r.is_idle(),
+                        Err(e) => {
+                            tracing::error!(error = %e, "outbox step failed; retrying");
+                            true
+                        }
+                    };
+                    if idle {
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            _ = shutdown.changed() => {}
+                        }
+                    }
+                }
+            })
+        };
+        let web = crate::web::serve(listener, app.store().clone(), async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        });
+        web.await?;
+        intake.await?;
+        delivery.await?;
+        app.store().close().await;
+        Ok(())
+    }
+}

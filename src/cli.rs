@@ -1,0 +1,208 @@
+//! The command line: `demo`, `run`, `import`, `check-config`, `eval`.
+
+use crate::app::{self, Application};
+use crate::config::Config;
+use crate::routing::{ClassifierSettings, RoutingRules};
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+/// Brevduva: email triage for a municipality's Kontaktcenter.
+#[derive(Debug, Parser)]
+#[command(name = "brevduva", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// Configuration file (TOML); without it the embedded defaults are used.
+    #[arg(long, global = true, env = "BREVDUVA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data folder (database, index, maildir, outbox); overrides the configuration.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Triage the bundled sample mails into a fresh data dir, print a table, and serve the case list.
+    Demo {
+        /// Exit after printing the table.
+        #[arg(long)]
+        once: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Run the service: Maildir intake, outbox delivery and the web server.
+    Run {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Import .eml files, mbox files or Maildirs.
+    Import {
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Validate configuration, routing rules, knowledge base and templates.
+    CheckConfig {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Evaluate the classifier on labelled enquiries (JSONL).
+    Eval {
+        /// Knowledge base JSONL; without it the shipped base and rules are used.
+        #[arg(long)]
+        kb: Option<PathBuf>,
+        /// Test items JSONL.
+        #[arg(long)]
+        test: PathBuf,
+        /// Folder of routing rules to use with --kb.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Auto-route threshold (default: the configuration's).
+        #[arg(long)]
+        threshold: Option<f64>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+pub(crate) fn load_config(common: &Common) -> anyhow::Result<Config> {
+    let mut config = Config::load(common.config.as_deref(), std::env::vars())
+        .map_err(|p| anyhow::anyhow!("configuration problems:\n{p}"))?;
+    if let Some(dir) = &common.data_dir {
+        config.storage.data_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+/// Runs the command line; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo { once, common } => crate::demo::run(&common, once).await,
+        Command::Run { common } => {
+            let config = load_config(&common)?;
+            let listener = tokio::net::TcpListener::bind(&config.web.listen)
+                .await
+                .with_context(|| format!("listening on {}", config.web.listen))?;
+            let application = Application::build(config).await?;
+            tracing::info!(address = %listener.local_addr()?, "brevduva running");
+            application.run(listener, shutdown_signal()).await
+        }
+        Command::Import { paths, common } => {
+            let config = load_config(&common)?;
+            let application = Application::build(config).await?;
+            let report = import(&application, &paths).await?;
+            application.flush_outbox().await?;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+        Command::CheckConfig { common } => {
+            let config = load_config(&common)?;
+            let problems = app::check(&config);
+            if problems.is_empty() {
+                println!(
+                    "ok: configuration, routing rules, knowledge base and templates are valid"
+                );
+                Ok(())
+            } else {
+                bail!("{} problem(s):\n{problems}", problems.0.len())
+            }
+        }
+        Command::Eval {
+            kb,
+            test,
+            rules,
+            threshold,
+            common,
+        } => {
+            let config = load_config(&common)?;
+            let (entries, rules) = match kb {
+                Some(kb) => {
+                    let entries = read_jsonl(&kb, crate::routing::knowledge::parse_jsonl)?;
+                    let rules = match rules {
+                        Some(dir) => {
+                            RoutingRules::load_dir(&dir).map_err(|p| anyhow::anyhow!("{p}"))?
+                        }
+                        None => RoutingRules::default(),
+                    };
+                    (entries, rules)
+                }
+                None => {
+                    let rules = app::load_rules(&config).map_err(|p| anyhow::anyhow!("{p}"))?;
+                    let entries =
+                        app::load_knowledge(&config, &rules).map_err(|p| anyhow::anyhow!("{p}"))?;
+                    (entries, rules)
+                }
+            };
+            let items = read_jsonl(&test, crate::eval::parse_items)?;
+            let settings = ClassifierSettings {
+                auto_route_threshold: threshold.unwrap_or(config.routing.auto_route_threshold),
+                neighbours: config.routing.neighbours,
+            };
+            let report = tokio::task::spawn_blocking(move || {
+                crate::eval::evaluate(entries, rules, &items, settings)
+            })
+            .await??;
+            print!("{}", crate::eval::table(&report));
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+    }
+}
+
+fn read_jsonl<T>(
+    path: &Path,
+    parse: fn(&Path, &str) -> Result<Vec<T>, crate::diagnostics::Problems>,
+) -> anyhow::Result<Vec<T>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    parse(path, &text).map_err(|p| anyhow::anyhow!("{p}"))
+}
+
+/// Imports every message under the paths.
+pub async fn import(
+    application: &Application,
+    paths: &[PathBuf],
+) -> anyhow::Result<crate::source::IntakeReport> {
+    let files = crate::source::import::collect_files(paths)?;
+    let mut report = crate::source::IntakeReport::default();
+    for file in &files {
+        let messages = crate::source::import::read_file(file)?;
+        report.files += 1;
+        for message in messages {
+            let outcome = application.triage.process(message.raw, "import").await?;
+            report.count(&outcome);
+        }
+    }
+    Ok(report)
+}
+
+/// A receiver that turns true on Ctrl-C or SIGTERM.
+pub(crate) fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("install SIGTERM handler");
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    rx
+}

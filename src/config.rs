@@ -1,0 +1,521 @@
+//! Configuration: one TOML file (`brevduva.example.toml` documents every key), then
+//! `BREVDUVA__SECTION__KEY` environment variables on top. Secrets never print.
+
+use crate::diagnostics::{Problem, Problems};
+use crate::domain::EmailAddress;
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Prefix of environment variables that override the file.
+pub const ENV_PREFIX: &str = "BREVDUVA__";
+
+/// A value that must never be printed or logged.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Everything Brevduva is told from outside.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Who we are.
+    pub municipality: MunicipalityConfig,
+    /// Where data lives.
+    pub storage: StorageConfig,
+    /// How mail is routed.
+    pub routing: RoutingConfig,
+    /// Mail templates.
+    pub templates: TemplatesConfig,
+    /// The Maildir source.
+    pub maildir: MaildirConfig,
+    /// The outbox.
+    pub outbox: OutboxConfig,
+    /// The web server.
+    pub web: WebConfig,
+    /// Limits against hostile input.
+    pub limits: LimitsConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            municipality: MunicipalityConfig::default(),
+            storage: StorageConfig::default(),
+            routing: RoutingConfig::default(),
+            templates: TemplatesConfig::default(),
+            maildir: MaildirConfig::default(),
+            outbox: OutboxConfig::default(),
+            web: WebConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+/// `[municipality]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MunicipalityConfig {
+    /// Name used in mails: "Exempelby kommun".
+    pub name: String,
+    /// The public address citizens write to; From of everything we send.
+    pub kontaktcenter_address: String,
+    /// Display name on what we send.
+    pub kontaktcenter_name: String,
+    /// Further addresses that are ours (never acknowledged, loop protection).
+    pub own_addresses: Vec<String>,
+    /// Working days within which the citizen can expect an answer.
+    pub service_promise_working_days: u32,
+}
+
+impl Default for MunicipalityConfig {
+    fn default() -> Self {
+        Self {
+            name: "Exempelby kommun".into(),
+            kontaktcenter_address: "kontaktcenter@kommun.example".into(),
+            kontaktcenter_name: "Kontaktcenter".into(),
+            own_addresses: Vec::new(),
+            service_promise_working_days: 2,
+        }
+    }
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Folder for the SQLite file, the index, the Maildir and the file outbox.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://...`; empty means `sqlite://<data_dir>/brevduva.db`.
+    pub database_url: Secret,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("brevduva-data"),
+            database_url: Secret::default(),
+        }
+    }
+}
+
+/// `[routing]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Folder of `<department>.toml` rule files; empty means the embedded defaults.
+    pub rules_dir: Option<PathBuf>,
+    /// Folder of knowledge base `.jsonl` files; empty means the embedded starter base.
+    pub knowledge_dir: Option<PathBuf>,
+    /// Confidence at or above which a case is routed without a person.
+    pub auto_route_threshold: f64,
+    /// How many past answers vote on a new enquiry.
+    pub neighbours: usize,
+    /// Department that handles everything unclear.
+    pub fallback_department: String,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        Self {
+            rules_dir: None,
+            knowledge_dir: None,
+            auto_route_threshold: 0.5,
+            neighbours: 12,
+            fallback_department: "kontaktcenter".into(),
+        }
+    }
+}
+
+/// `[templates]`
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemplatesConfig {
+    /// Folder of mail templates; empty means the embedded defaults.
+    pub dir: Option<PathBuf>,
+}
+
+/// `[maildir]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaildirConfig {
+    /// Whether `run` reads this Maildir.
+    pub enabled: bool,
+    /// The Maildir (with `new/`, `cur/`, `tmp/`); empty means `<data_dir>/maildir`.
+    pub path: Option<PathBuf>,
+    /// Seconds between looks into `new/`.
+    pub poll_seconds: u64,
+}
+
+impl Default for MaildirConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: None,
+            poll_seconds: 5,
+        }
+    }
+}
+
+/// `[outbox]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Folder where the file transport writes one `.eml` per message; empty means `<data_dir>/outbox`.
+    pub dir: Option<PathBuf>,
+    /// Give up on a message after this many hours of temporary failures.
+    pub max_age_hours: u64,
+    /// First retry delay in seconds; doubles with each attempt.
+    pub retry_base_seconds: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            max_age_hours: 48,
+            retry_base_seconds: 30,
+        }
+    }
+}
+
+/// `[web]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Address and port to listen on.
+    pub listen: String,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Larger messages are quarantined unread.
+    pub max_message_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 50 << 20,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the file (if given), applies environment overrides from `env`, resolves
+    /// relative paths against the file's folder, and validates. Every problem names its
+    /// file and line, or the environment variable.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, Problems> {
+        let (source, origin) = match file {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => (text, path.to_owned()),
+                Err(e) => {
+                    return Err(Problems(vec![Problem::in_file(
+                        path,
+                        format!("cannot read configuration: {e}"),
+                    )]))
+                }
+            },
+            None => (String::new(), PathBuf::from("(defaults)")),
+        };
+        // Parse the file alone first, so that errors point at its lines.
+        let mut config: Config = toml::from_str(&source)
+            .map_err(|e| Problems(vec![Problem::from_toml(&origin, &source, &e)]))?;
+        let overrides: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        if !overrides.is_empty() {
+            let mut table: toml::Table = toml::from_str(&source).unwrap_or_default();
+            for (key, value) in &overrides {
+                set_path(&mut table, key, value);
+            }
+            config = Config::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let names: Vec<&str> = overrides.iter().map(|(k, _)| k.as_str()).collect();
+                Problems(vec![Problem::in_file(
+                    Path::new("environment"),
+                    format!("{} (set by {})", e.message().trim(), names.join(", ")),
+                )])
+            })?;
+        }
+        if let Some(base) = file.and_then(Path::parent) {
+            config.resolve_paths(base);
+        }
+        config.validate(&origin, &source)?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() && !p.as_os_str().is_empty() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut self.storage.data_dir);
+        for p in [
+            &mut self.routing.rules_dir,
+            &mut self.routing.knowledge_dir,
+            &mut self.templates.dir,
+            &mut self.maildir.path,
+            &mut self.outbox.dir,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            resolve(p);
+        }
+    }
+
+    fn validate(&self, origin: &Path, source: &str) -> Result<(), Problems> {
+        let mut problems = Problems::default();
+        let line_of_key = |key: &str| -> Option<usize> {
+            source
+                .lines()
+                .position(|l| {
+                    l.trim_start().starts_with(key)
+                        && l[l.find(key).unwrap_or(0) + key.len()..]
+                            .trim_start()
+                            .starts_with('=')
+                })
+                .map(|i| i + 1)
+        };
+        let mut problem = |key: &str, message: String| {
+            problems.push(Problem {
+                file: origin.to_owned(),
+                line: line_of_key(key),
+                message,
+            });
+        };
+        if EmailAddress::parse(&self.municipality.kontaktcenter_address).is_err() {
+            problem(
+                "kontaktcenter_address",
+                "municipality.kontaktcenter_address is not an email address".into(),
+            );
+        }
+        for a in &self.municipality.own_addresses {
+            if EmailAddress::parse(a).is_err() {
+                problem(
+                    "own_addresses",
+                    format!("municipality.own_addresses: {a:?} is not an email address"),
+                );
+            }
+        }
+        if !(0.0..=1.0).contains(&self.routing.auto_route_threshold) {
+            problem(
+                "auto_route_threshold",
+                "routing.auto_route_threshold must be between 0 and 1".into(),
+            );
+        }
+        if self.routing.neighbours == 0 || self.routing.neighbours > 100 {
+            problem(
+                "neighbours",
+                "routing.neighbours must be between 1 and 100".into(),
+            );
+        }
+        if self.web.listen.parse::<std::net::SocketAddr>().is_err() {
+            problem(
+                "listen",
+                format!("web.listen {:?} is not an address:port", self.web.listen),
+            );
+        }
+        let url = self.storage.database_url.expose();
+        if !url.is_empty()
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres:")
+                || url.starts_with("postgresql:"))
+        {
+            problem(
+                "database_url",
+                "storage.database_url must start with sqlite: or postgres:".into(),
+            );
+        }
+        if self.limits.max_message_bytes < 1024 {
+            problem(
+                "max_message_bytes",
+                "limits.max_message_bytes must be at least 1024".into(),
+            );
+        }
+        if self.maildir.poll_seconds == 0 {
+            problem(
+                "poll_seconds",
+                "maildir.poll_seconds must be at least 1".into(),
+            );
+        }
+        problems.into_result(())
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data dir.
+    pub fn database_url(&self) -> Secret {
+        if self.storage.database_url.expose().is_empty() {
+            Secret::new(format!(
+                "sqlite://{}",
+                self.storage.data_dir.join("brevduva.db").display()
+            ))
+        } else {
+            self.storage.database_url.clone()
+        }
+    }
+
+    /// The Maildir the service reads.
+    pub fn maildir_path(&self) -> PathBuf {
+        self.maildir
+            .path
+            .clone()
+            .unwrap_or_else(|| self.storage.data_dir.join("maildir"))
+    }
+
+    /// The folder of the file transport.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.outbox
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.storage.data_dir.join("outbox"))
+    }
+
+    /// The folder of the on-disk knowledge index.
+    pub fn index_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("index")
+    }
+}
+
+/// Sets `BREVDUVA__A__B=value` as `a.b = value` in a table; the value is read as TOML when
+/// it parses as a TOML value, else taken as a string.
+fn set_path(table: &mut toml::Table, key: &str, value: &str) {
+    let path: Vec<String> = key[ENV_PREFIX.len()..]
+        .split("__")
+        .map(|s| s.to_lowercase())
+        .collect();
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    let mut current = table;
+    for (i, part) in path.iter().enumerate() {
+        if i == path.len() - 1 {
+            current.insert(part.clone(), parsed);
+            return;
+        }
+        let entry = current
+            .entry(part.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        current = entry.as_table_mut().expect("just made a table");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("brevduva.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn the_example_file_is_valid_and_documents_every_section() {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/brevduva.example.toml");
+        let config = Config::load(Some(Path::new(example)), []).unwrap();
+        assert_eq!(config.routing.fallback_department, "kontaktcenter");
+        let text = std::fs::read_to_string(example).unwrap();
+        for section in [
+            "[municipality]",
+            "[storage]",
+            "[routing]",
+            "[templates]",
+            "[maildir]",
+            "[outbox]",
+            "[web]",
+            "[limits]",
+        ] {
+            assert!(text.contains(section), "{section}");
+        }
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let (_dir, path) = write("[web]\nlisten = \"127.0.0.1:9000\"\n");
+        let env = [
+            (
+                "BREVDUVA__WEB__LISTEN".to_owned(),
+                "127.0.0.1:9100".to_owned(),
+            ),
+            (
+                "BREVDUVA__ROUTING__AUTO_ROUTE_THRESHOLD".to_owned(),
+                "0.8".to_owned(),
+            ),
+            (
+                "BREVDUVA__STORAGE__DATABASE_URL".to_owned(),
+                "postgres://u:pw@h/db".to_owned(),
+            ),
+            ("OTHER".to_owned(), "x".to_owned()),
+        ];
+        let config = Config::load(Some(&path), env).unwrap();
+        assert_eq!(config.web.listen, "127.0.0.1:9100");
+        assert_eq!(config.routing.auto_route_threshold, 0.8);
+        assert!(
+            !format!("{config:?}").contains("pw"),
+            "secrets must not print"
+        );
+    }
+
+    #[test]
+    fn mistakes_name_file_and_line() {
+        let cases = [
+            ("[web]\nlisten = \"nowhere\"\n", 2, "web.listen"),
+            (
+                "[routing]\nneighbours = 5\nauto_route_threshold = 3\n",
+                3,
+                "auto_route_threshold",
+            ),
+            ("[routing]\nthreshold = 0.5\n", 2, "unknown field"),
+            ("[web\n", 1, ""),
+        ];
+        for (text, line, needle) in cases {
+            let (_dir, path) = write(text);
+            let err = Config::load(Some(&path), []).unwrap_err();
+            assert_eq!(err.0[0].line, Some(line), "{text}: {err}");
+            assert!(err.to_string().contains(needle), "{text}: {err}");
+        }
+        let err = Config::load(Some(Path::new("/nonexistent/brevduva.toml")), []).unwrap_err();
+        assert!(err.to_string().contains("cannot read configuration"));
+        let err =
+            Config::load(None, [("BREVDUVA__WEB__PORT".to_owned(), "1".to_owned())]).unwrap_err();
+        assert!(err.to_string().contains("BREVDUVA__WEB__PORT"), "{err}");
+    }
+}

@@ -1,0 +1,12 @@
+//! The words of the domain: cases, departments, addresses, routing decisions.
+//!
+//! Plain data with no I/O; every other module speaks in these types.
+
+mod case;
+mod ids;
+
+pub use case::{CaseFlags, CaseStatus, Channel, DecisionSource, OutboxKind, OutboxStatus};
+pub use ids::{
+    CaseId, CaseNumber, DepartmentId, DomainError, EmailAddress, Language, OutboxId,
+    StoredMessageId,
+};

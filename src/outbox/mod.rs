@@ -1,0 +1,110 @@
+//! What Brevduva sends: composing forwards and acknowledgements from templates, and the
+//! worker that delivers outbox entries through a transport with retries.
+
+mod compose;
+mod templates;
+mod transport;
+
+pub use compose::{
+    compose_acknowledgement, compose_forward, sample_context, CaseFacts, ComposeError,
+    ComposedMail, Sender,
+};
+pub use templates::{RenderedText, TemplateError, Templates, REQUIRED as REQUIRED_TEMPLATES};
+pub use transport::{FileTransport, Transport, TransportError};
+
+use crate::store::{Store, StoreError};
+
+/// Retry policy for temporary failures.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// First delay, doubled with each attempt.
+    pub base_seconds: i64,
+    /// Largest delay between two attempts.
+    pub max_delay_seconds: i64,
+    /// Give up when the entry is older than this.
+    pub max_age_seconds: i64,
+}
+
+impl RetryPolicy {
+    /// When to try again after `attempts` failed attempts, or `None` to give up.
+    pub fn next_attempt(&self, now: i64, created_at: i64, attempts: i64) -> Option<i64> {
+        let exponent = attempts.clamp(0, 20) as u32;
+        let delay = self
+            .base_seconds
+            .saturating_mul(1_i64 << exponent)
+            .min(self.max_delay_seconds);
+        let at = now + delay;
+        (at - created_at <= self.max_age_seconds).then_some(at)
+    }
+}
+
+/// What one pass of the outbox worker did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Delivered.
+    pub sent: usize,
+    /// Failed, to be retried.
+    pub retrying: usize,
+    /// Failed for good.
+    pub dead: usize,
+}
+
+impl DeliveryReport {
+    /// Whether the pass did anything.
+    pub fn is_idle(&self) -> bool {
+        self.sent + self.retrying + self.dead == 0
+    }
+}
+
+/// One step of the outbox worker: delivers up to `batch` due entries.
+pub async fn deliver_due(
+    store: &Store,
+    transport: &Transport,
+    policy: RetryPolicy,
+    batch: i64,
+) -> Result<DeliveryReport, StoreError> {
+    let now = crate::store::now();
+    let mut report = DeliveryReport::default();
+    for entry in store.due_outbox(now, batch).await? {
+        match transport.send(&entry).await {
+            Ok(()) => {
+                store.mark_sent(entry.id, crate::store::now()).await?;
+                report.sent += 1;
+            }
+            Err(TransportError::Temporary(reason)) => {
+                let retry = policy.next_attempt(now, entry.created_at, entry.attempts + 1);
+                tracing::warn!(outbox.id = %entry.id, attempts = entry.attempts + 1, gave_up = retry.is_none(), "delivery failed temporarily");
+                store.mark_failed(entry.id, &reason, retry).await?;
+                if retry.is_some() {
+                    report.retrying += 1;
+                } else {
+                    report.dead += 1;
+                }
+            }
+            Err(TransportError::Permanent(reason)) => {
+                tracing::warn!(outbox.id = %entry.id, "delivery failed permanently");
+                store.mark_failed(entry.id, &reason, None).await?;
+                report.dead += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_and_stop_at_the_maximum_age() {
+        let p = RetryPolicy {
+            base_seconds: 30,
+            max_delay_seconds: 3600,
+            max_age_seconds: 7200,
+        };
+        assert_eq!(p.next_attempt(1000, 1000, 0), Some(1030));
+        assert_eq!(p.next_attempt(1000, 1000, 3), Some(1240));
+        assert_eq!(p.next_attempt(1000, 1000, 30), Some(4600));
+        assert_eq!(p.next_attempt(8200, 1000, 1), None);
+    }
+}

@@ -1,0 +1,401 @@
+//! The memory of past answers: knowledge entries in the JSONL format of the eval sets,
+//! and a tantivy index over them that finds the nearest past enquiries for a new one.
+//!
+//! The index holds analysed terms only (stems and character grams of question and answer);
+//! the entries themselves live beside it in memory, addressed by their position.
+
+use super::analysis::{AnalysedText, Analyser};
+use crate::diagnostics::{Problem, Problems};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED,
+};
+use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
+use tantivy::{doc, Index, IndexReader, ReloadPolicy, Term};
+
+/// Errors of the knowledge index.
+#[derive(Debug, thiserror::Error)]
+pub enum KnowledgeError {
+    /// tantivy failed.
+    #[error("knowledge index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    /// The index folder could not be prepared.
+    #[error("knowledge index folder: {0}")]
+    Io(#[from] std::io::Error),
+    /// tantivy could not open the folder.
+    #[error("knowledge index folder: {0}")]
+    Directory(#[from] tantivy::directory::error::OpenDirectoryError),
+}
+
+/// A past, answered enquiry (one line of a knowledge base JSONL file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnowledgeEntry {
+    /// Unique id.
+    pub id: String,
+    /// The department (or, in eval sets, the class) that handled it.
+    pub department: Option<String>,
+    /// Subject of the enquiry.
+    #[serde(default)]
+    pub subject: String,
+    /// The enquiry; may be empty for an FAQ entry that only has an answer.
+    #[serde(default)]
+    pub text: String,
+    /// The answer given; may be empty.
+    #[serde(default)]
+    pub answer: String,
+}
+
+/// Parses knowledge entries from JSON Lines, naming the line of every bad one.
+pub fn parse_jsonl(file: &Path, source: &str) -> Result<Vec<KnowledgeEntry>, Problems> {
+    let mut entries = Vec::new();
+    let mut problems = Problems::default();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, line) in source.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let problem = |message: String| Problem {
+            file: file.to_owned(),
+            line: Some(i + 1),
+            message,
+        };
+        match serde_json::from_str::<KnowledgeEntry>(line) {
+            Ok(entry) => {
+                if entry.id.trim().is_empty() {
+                    problems.push(problem("entry has an empty id".into()));
+                } else if let Some(first) = seen.insert(entry.id.clone(), i + 1) {
+                    problems.push(problem(format!(
+                        "id {:?} was already used on line {first}",
+                        entry.id
+                    )));
+                } else if entry.subject.trim().is_empty()
+                    && entry.text.trim().is_empty()
+                    && entry.answer.trim().is_empty()
+                {
+                    problems.push(problem(format!(
+                        "entry {:?} has no subject, text or answer",
+                        entry.id
+                    )));
+                } else {
+                    entries.push(entry);
+                }
+            }
+            Err(e) => problems.push(problem(format!("not a knowledge entry: {e}"))),
+        }
+    }
+    problems.into_result(entries)
+}
+
+/// A past enquiry close to a new one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Neighbour {
+    /// The entry.
+    pub entry: Arc<KnowledgeEntry>,
+    /// BM25 similarity.
+    pub score: f32,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    ord: Field,
+    question_stems: Field,
+    question_grams: Field,
+    answer_stems: Field,
+    answer_grams: Field,
+}
+
+const TOKENIZER: &str = "analysed";
+/// Weight of character grams against whole stems.
+const GRAM_BOOST: f32 = 0.25;
+/// Weight of a match in the answer against one in the question.
+const ANSWER_BOOST: f32 = 0.5;
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let indexing = TextFieldIndexing::default()
+        .set_tokenizer(TOKENIZER)
+        .set_index_option(IndexRecordOption::WithFreqs);
+    let text = TextOptions::default().set_indexing_options(indexing);
+    let fields = Fields {
+        ord: builder.add_u64_field("ord", FAST | STORED | INDEXED),
+        question_stems: builder.add_text_field("question_stems", text.clone()),
+        question_grams: builder.add_text_field("question_grams", text.clone()),
+        answer_stems: builder.add_text_field("answer_stems", text.clone()),
+        answer_grams: builder.add_text_field("answer_grams", text),
+    };
+    (builder.build(), fields)
+}
+
+/// The knowledge entries and their search index.
+pub struct KnowledgeIndex {
+    entries: Vec<Arc<KnowledgeEntry>>,
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    analyser: Analyser,
+}
+
+impl KnowledgeIndex {
+    /// Builds an index in memory (for `eval` and tests).
+    pub fn build_in_memory(entries: Vec<KnowledgeEntry>) -> Result<Self, KnowledgeError> {
+        let (schema, fields) = schema();
+        let index = Index::create_in_ram(schema);
+        Self::fill(index, fields, entries)
+    }
+
+    /// Opens the index kept in `dir` if it was built from exactly these entries, or
+    /// rebuilds it there.
+    pub fn open_or_build(dir: &Path, entries: Vec<KnowledgeEntry>) -> Result<Self, KnowledgeError> {
+        let fingerprint = fingerprint(&entries);
+        let stamp = dir.join("SOURCES");
+        if std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) {
+            if let Ok(index) = Index::open_in_dir(dir) {
+                let (_, fields) = schema();
+                register_tokenizer(&index);
+                let reader = index
+                    .reader_builder()
+                    .reload_policy(ReloadPolicy::Manual)
+                    .try_into()?;
+                if reader.searcher().num_docs() as usize == entries.len() {
+                    return Ok(Self {
+                        entries: entries.into_iter().map(Arc::new).collect(),
+                        index,
+                        reader,
+                        fields,
+                        analyser: Analyser::new(),
+                    });
+                }
+            }
+        }
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+        std::fs::create_dir_all(dir)?;
+        let (schema, fields) = schema();
+        let index = Index::create_in_dir(dir, schema)?;
+        let built = Self::fill(index, fields, entries)?;
+        std::fs::write(&stamp, fingerprint)?;
+        Ok(built)
+    }
+
+    fn fill(
+        index: Index,
+        fields: Fields,
+        entries: Vec<KnowledgeEntry>,
+    ) -> Result<Self, KnowledgeError> {
+        register_tokenizer(&index);
+        let analyser = Analyser::new();
+        let mut writer = index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 64 << 20)?;
+        for (ord, entry) in entries.iter().enumerate() {
+            let question =
+                analyse_entry_text(&analyser, &format!("{}\n{}", entry.subject, entry.text));
+            let answer = analyse_entry_text(&analyser, &entry.answer);
+            writer.add_document(doc!(
+                fields.ord => ord as u64,
+                fields.question_stems => question.stems.join(" "),
+                fields.question_grams => question.grams.join(" "),
+                fields.answer_stems => answer.stems.join(" "),
+                fields.answer_grams => answer.grams.join(" "),
+            ))?;
+        }
+        writer.commit()?;
+        writer.wait_merging_threads()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            entries: entries.into_iter().map(Arc::new).collect(),
+            index,
+            reader,
+            fields,
+            analyser,
+        })
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// All entries, in index order.
+    pub fn entries(&self) -> &[Arc<KnowledgeEntry>] {
+        &self.entries
+    }
+
+    /// The analyser used for entries and queries.
+    pub fn analyser(&self) -> &Analyser {
+        &self.analyser
+    }
+
+    /// The `limit` entries nearest to an analysed query, best first.
+    pub fn nearest(
+        &self,
+        query: &AnalysedText,
+        limit: usize,
+    ) -> Result<Vec<Neighbour>, KnowledgeError> {
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut push = |field: Field, terms: &[String], boost: f32| {
+            let mut seen = std::collections::HashSet::new();
+            for t in terms {
+                if seen.insert(t.as_str()) {
+                    let q = TermQuery::new(
+                        Term::from_field_text(field, t),
+                        IndexRecordOption::WithFreqs,
+                    );
+                    clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
+                }
+            }
+        };
+        push(f.question_stems, &query.stems, 1.0);
+        push(f.question_grams, &query.grams, GRAM_BOOST);
+        push(f.answer_stems, &query.stems, ANSWER_BOOST);
+        push(f.answer_grams, &query.grams, GRAM_BOOST * ANSWER_BOOST);
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let searcher = self.reader.searcher();
+        let hits = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit))?;
+        let mut out = Vec::with_capacity(hits.len());
+        for (score, address) in hits {
+            let column = searcher
+                .segment_reader(address.segment_ord)
+                .fast_fields()
+                .u64("ord")?;
+            if let Some(ord) = column.first(address.doc_id) {
+                if let Some(entry) = self.entries.get(ord as usize) {
+                    out.push(Neighbour {
+                        entry: Arc::clone(entry),
+                        score,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The underlying tantivy index.
+    pub fn tantivy(&self) -> &Index {
+        &self.index
+    }
+}
+
+/// Entries are written in Swedish or English; the English stemmer is used when an entry
+/// reads as English.
+fn analyse_entry_text(analyser: &Analyser, text: &str) -> AnalysedText {
+    analyser.analyse(text, looks_english(text))
+}
+
+/// A cheap test for English text: common English function words outnumber Swedish ones.
+pub fn looks_english(text: &str) -> bool {
+    const EN: &[&str] = &[
+        "the", "is", "my", "i", "to", "and", "of", "what", "how", "can", "do", "you", "for", "a",
+        "it",
+    ];
+    const SV: &[&str] = &[
+        "och", "är", "jag", "att", "det", "på", "för", "en", "vad", "hur", "kan", "min", "mitt",
+        "som", "med",
+    ];
+    let (mut en, mut sv) = (0, 0);
+    for w in super::analysis::words(text) {
+        if EN.contains(&w.as_str()) {
+            en += 1;
+        }
+        if SV.contains(&w.as_str()) {
+            sv += 1;
+        }
+    }
+    en > sv
+}
+
+fn register_tokenizer(index: &Index) {
+    index.tokenizers().register(
+        TOKENIZER,
+        TextAnalyzer::builder(WhitespaceTokenizer::default()).build(),
+    );
+}
+
+/// A fingerprint of the entries and of the analysis, so a changed source or a new
+/// version of the analyser rebuilds the index.
+fn fingerprint(entries: &[KnowledgeEntry]) -> String {
+    let mut bytes = format!("analysis-v2;{};", entries.len()).into_bytes();
+    for e in entries {
+        bytes.extend(serde_json::to_vec(e).unwrap_or_default());
+        bytes.push(b'\n');
+    }
+    crate::ingest::content_hash(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, dept: &str, text: &str) -> KnowledgeEntry {
+        KnowledgeEntry {
+            id: id.into(),
+            department: Some(dept.into()),
+            subject: String::new(),
+            text: text.into(),
+            answer: String::new(),
+        }
+    }
+
+    #[test]
+    fn nearest_entries_share_stems_and_compound_parts() {
+        let index = KnowledgeIndex::build_in_memory(vec![
+            entry("a", "bygg-miljo", "Behöver jag bygglov för en altan?"),
+            entry("b", "vatten-avfall", "När kommer sophämtningen?"),
+            entry("c", "gata-park", "Snöröjningen på vår gata är dålig"),
+        ])
+        .unwrap();
+        let q = index
+            .analyser()
+            .analyse("Hur lång tid tar en bygglovsansökan?", false);
+        let hits = index.nearest(&q, 3).unwrap();
+        assert_eq!(hits[0].entry.id, "a");
+        let q = index.analyser().analyse("sopor hämtas inte", false);
+        assert_eq!(index.nearest(&q, 1).unwrap()[0].entry.id, "b");
+        assert!(index
+            .nearest(&AnalysedText::default(), 3)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn bad_jsonl_lines_are_named() {
+        let src = "{\"id\":\"a\",\"department\":\"x\",\"text\":\"t\"}\nnot json\n{\"id\":\"a\",\"department\":\"x\",\"text\":\"t\"}\n";
+        let err = parse_jsonl(Path::new("kb.jsonl"), src).unwrap_err();
+        assert_eq!(err.0.len(), 2);
+        assert_eq!(err.0[0].line, Some(2));
+        assert!(err.0[1].message.contains("already used on line 1"));
+    }
+
+    #[test]
+    fn an_index_on_disk_is_reused_and_rebuilt_when_sources_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kb");
+        let one = vec![entry("a", "x", "bygglov altan")];
+        KnowledgeIndex::open_or_build(&path, one.clone()).unwrap();
+        let stamp = std::fs::read_to_string(path.join("SOURCES")).unwrap();
+        let again = KnowledgeIndex::open_or_build(&path, one).unwrap();
+        assert_eq!(again.len(), 1);
+        let two = vec![entry("a", "x", "bygglov altan"), entry("b", "y", "sopor")];
+        let rebuilt = KnowledgeIndex::open_or_build(&path, two).unwrap();
+        assert_eq!(rebuilt.len(), 2);
+        assert_ne!(
+            std::fs::read_to_string(path.join("SOURCES")).unwrap(),
+            stamp
+        );
+    }
+}

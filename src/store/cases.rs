@@ -1,0 +1,383 @@
+//! Cases, their messages and routing decisions. A new mail is recorded in one transaction
+//! together with its case, its decision and its outbox entries, so a crash leaves either
+//! all of it or none.
+
+use super::outbox::{insert_outbox, NewOutboxEntry};
+use super::{text, Store, StoreError};
+use crate::domain::{CaseFlags, CaseId, CaseNumber, CaseStatus, Channel, DecisionSource};
+use sqlx::{Any, Row, Transaction};
+
+/// A case to create.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    /// Triage or routed.
+    pub status: CaseStatus,
+    /// The department, if one was chosen or suggested.
+    pub department: Option<String>,
+    /// ISO 639-1 language code.
+    pub language: String,
+    /// Mail or chat.
+    pub channel: Channel,
+    /// Flags.
+    pub flags: CaseFlags,
+    /// Where answers to the citizen go.
+    pub citizen_address: Option<String>,
+    /// Subject of the first message.
+    pub subject: String,
+    /// The classifier's confidence.
+    pub confidence: Option<f64>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A message to store with a case.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// Message-ID or content hash key, unique across every mailbox.
+    pub dedupe_key: String,
+    /// `Message-ID`, if any.
+    pub message_id: Option<String>,
+    /// SHA-256 of the raw bytes.
+    pub content_hash: String,
+    /// Where it came from (`maildir`, `import`, `imap:...`).
+    pub source: String,
+    /// Sender.
+    pub from_address: Option<String>,
+    /// Subject.
+    pub subject: String,
+    /// `Date` header, unix seconds.
+    pub sent_at: Option<i64>,
+    /// Unix seconds.
+    pub received_at: i64,
+    /// Readable text, whole.
+    pub body_text: String,
+    /// What the classifier read.
+    pub classification_text: String,
+    /// Attachment metadata as JSON.
+    pub attachments_json: String,
+    /// `In-Reply-To` ids as JSON.
+    pub in_reply_to_json: String,
+    /// `References` ids as JSON.
+    pub references_json: String,
+    /// Why it counts as automatic or bulk mail.
+    pub automation_reason: Option<String>,
+    /// The bytes as received.
+    pub raw: Vec<u8>,
+}
+
+/// A routing decision to record.
+#[derive(Debug, Clone)]
+pub struct NewDecision {
+    /// Rules, index, both, or a person.
+    pub decided_by: DecisionSource,
+    /// The department chosen (or suggested, when below the threshold).
+    pub department: Option<String>,
+    /// In [0, 1].
+    pub confidence: f64,
+    /// Whether the case was routed without a person.
+    pub auto_routed: bool,
+    /// For people.
+    pub explanation: String,
+    /// For machines: JSON with rules, neighbours and ranking.
+    pub details_json: String,
+    /// Who decided, for a person.
+    pub actor: Option<String>,
+}
+
+/// An existing case that a new message belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadMatch {
+    /// The case.
+    pub case_id: CaseId,
+    /// Its number.
+    pub number: CaseNumber,
+    /// Its department.
+    pub department: Option<String>,
+    /// Its status.
+    pub status: CaseStatus,
+}
+
+/// A case as listed for people.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseRow {
+    /// Database id.
+    pub id: CaseId,
+    /// `KC-2026-000123`.
+    pub number: CaseNumber,
+    /// Status.
+    pub status: CaseStatus,
+    /// Department.
+    pub department: Option<String>,
+    /// Language.
+    pub language: String,
+    /// Subject.
+    pub subject: String,
+    /// Classifier confidence.
+    pub confidence: Option<f64>,
+    /// Flags.
+    pub flags: CaseFlags,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// The latest routing explanation.
+    pub explanation: Option<String>,
+}
+
+const THREAD_COLUMNS: &str = "c.id, c.number, c.department_id, c.status";
+
+fn thread_from_row(row: &sqlx::any::AnyRow) -> Result<ThreadMatch, StoreError> {
+    Ok(ThreadMatch {
+        case_id: CaseId(row.try_get(0)?),
+        number: CaseNumber::parse(&row.try_get::<String, _>(1)?)
+            .map_err(|_| StoreError::Corrupt("cases.number"))?,
+        department: row.try_get(2)?,
+        status: CaseStatus::parse(&row.try_get::<String, _>(3)?)
+            .ok_or(StoreError::Corrupt("cases.status"))?,
+    })
+}
+
+impl Store {
+    /// Whether a message with this dedupe key is already stored.
+    pub async fn message_exists(&self, dedupe_key: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM messages WHERE dedupe_key = $1")
+                .bind(dedupe_key)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(found.is_some())
+    }
+
+    /// Finds the case a message continues: by a case number in its subject, or by a
+    /// Message-ID it answers (ours, in the outbox, or one of the case's own messages).
+    pub async fn find_thread(
+        &self,
+        number: Option<CaseNumber>,
+        ids: &[String],
+    ) -> Result<Option<ThreadMatch>, StoreError> {
+        if let Some(number) = number {
+            let row = sqlx::query(&format!(
+                "SELECT {THREAD_COLUMNS} FROM cases c WHERE c.number = $1"
+            ))
+            .bind(number.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+            if let Some(row) = row {
+                return thread_from_row(&row).map(Some);
+            }
+        }
+        for id in ids.iter().rev() {
+            let row = sqlx::query(&format!(
+                "SELECT {THREAD_COLUMNS} FROM cases c WHERE c.id = \
+                 (SELECT case_id FROM messages WHERE message_id = $1 \
+                  UNION SELECT case_id FROM outbox WHERE message_id = $2 LIMIT 1)"
+            ))
+            .bind(id)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+            if let Some(row) = row {
+                return thread_from_row(&row).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records a new case with its first message and decision, and the outbox entries that
+    /// `compose` builds once the case number is known, all in one transaction. Returns
+    /// `None` when the message turned out to be stored already (a duplicate); then
+    /// nothing is written.
+    pub async fn record_new_case<F>(
+        &self,
+        case: NewCase,
+        message: NewMessage,
+        decision: NewDecision,
+        compose: F,
+    ) -> Result<Option<(CaseId, CaseNumber)>, StoreError>
+    where
+        F: FnOnce(CaseId, CaseNumber) -> Vec<NewOutboxEntry>,
+    {
+        let mut tx = self.pool().begin().await?;
+        let year = swedish_year(case.created_at);
+        let serial: i64 = sqlx::query_scalar(
+            "INSERT INTO case_number_counters (year, last_serial) VALUES ($1, 1) \
+             ON CONFLICT (year) DO UPDATE SET last_serial = case_number_counters.last_serial + 1 \
+             RETURNING last_serial",
+        )
+        .bind(i64::from(year))
+        .fetch_one(&mut *tx)
+        .await?;
+        let number = CaseNumber::new(
+            year,
+            u32::try_from(serial).map_err(|_| StoreError::Corrupt("case_number_counters"))?,
+        );
+        let case_id: i64 = sqlx::query_scalar(
+            "INSERT INTO cases (number, status, department_id, language, channel, urgent, sensitive, \
+             auto_reply, bulk, citizen_address, subject, confidence, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+        )
+        .bind(number.to_string())
+        .bind(case.status.as_str())
+        .bind(case.department.as_deref())
+        .bind(&case.language)
+        .bind(case.channel.as_str())
+        .bind(i64::from(case.flags.urgent))
+        .bind(i64::from(case.flags.sensitive))
+        .bind(i64::from(case.flags.auto_reply))
+        .bind(i64::from(case.flags.bulk))
+        .bind(case.citizen_address.as_deref())
+        .bind(text(&case.subject))
+        .bind(case.confidence)
+        .bind(case.created_at)
+        .bind(case.created_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let case_id = CaseId(case_id);
+        if !insert_message(&mut tx, case_id, &message).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        insert_decision(&mut tx, case_id, &decision, case.created_at).await?;
+        for entry in compose(case_id, number) {
+            insert_outbox(&mut tx, &entry).await?;
+        }
+        tx.commit().await?;
+        Ok(Some((case_id, number)))
+    }
+
+    /// Adds a message to an existing case, with any outbox entries, in one transaction.
+    /// Returns false when the message was stored already.
+    pub async fn record_joined_message(
+        &self,
+        case_id: CaseId,
+        message: NewMessage,
+        outbox: Vec<NewOutboxEntry>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        if !insert_message(&mut tx, case_id, &message).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        for entry in &outbox {
+            insert_outbox(&mut tx, entry).await?;
+        }
+        sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
+            .bind(message.received_at)
+            .bind(case_id.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The most recent cases, newest first, with their latest explanation.
+    pub async fn recent_cases(&self, limit: i64) -> Result<Vec<CaseRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.number, c.status, c.department_id, c.language, c.subject, c.confidence, \
+             c.urgent, c.sensitive, c.auto_reply, c.bulk, c.created_at, \
+             (SELECT d.explanation FROM routing_decisions d WHERE d.case_id = c.id ORDER BY d.id DESC LIMIT 1) \
+             FROM cases c ORDER BY c.id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CaseRow {
+                    id: CaseId(row.try_get(0)?),
+                    number: CaseNumber::parse(&row.try_get::<String, _>(1)?)
+                        .map_err(|_| StoreError::Corrupt("cases.number"))?,
+                    status: CaseStatus::parse(&row.try_get::<String, _>(2)?)
+                        .ok_or(StoreError::Corrupt("cases.status"))?,
+                    department: row.try_get(3)?,
+                    language: row.try_get(4)?,
+                    subject: row.try_get(5)?,
+                    confidence: row.try_get(6)?,
+                    flags: CaseFlags {
+                        urgent: row.try_get::<i64, _>(7)? != 0,
+                        sensitive: row.try_get::<i64, _>(8)? != 0,
+                        auto_reply: row.try_get::<i64, _>(9)? != 0,
+                        bulk: row.try_get::<i64, _>(10)? != 0,
+                    },
+                    created_at: row.try_get(11)?,
+                    explanation: row.try_get(12)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Inserts a message unless its dedupe key exists; returns whether it was inserted.
+async fn insert_message(
+    tx: &mut Transaction<'_, Any>,
+    case_id: CaseId,
+    m: &NewMessage,
+) -> Result<bool, StoreError> {
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO messages (case_id, dedupe_key, message_id, content_hash, source, from_address, subject, \
+         sent_at, received_at, body_text, classification_text, attachments, in_reply_to, references_ids, \
+         automation_reason, raw) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+    )
+    .bind(case_id.0)
+    .bind(text(&m.dedupe_key))
+    .bind(m.message_id.as_deref().map(text))
+    .bind(&m.content_hash)
+    .bind(&m.source)
+    .bind(m.from_address.as_deref())
+    .bind(text(&m.subject))
+    .bind(m.sent_at)
+    .bind(m.received_at)
+    .bind(text(&m.body_text))
+    .bind(text(&m.classification_text))
+    .bind(text(&m.attachments_json))
+    .bind(text(&m.in_reply_to_json))
+    .bind(text(&m.references_json))
+    .bind(m.automation_reason.as_deref())
+    .bind(m.raw.as_slice())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(inserted.is_some())
+}
+
+async fn insert_decision(
+    tx: &mut Transaction<'_, Any>,
+    case_id: CaseId,
+    d: &NewDecision,
+    at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO routing_decisions (case_id, decided_by, department_id, confidence, auto_routed, \
+         explanation, details, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(case_id.0)
+    .bind(d.decided_by.as_str())
+    .bind(d.department.as_deref())
+    .bind(d.confidence)
+    .bind(i64::from(d.auto_routed))
+    .bind(text(&d.explanation))
+    .bind(text(&d.details_json))
+    .bind(d.actor.as_deref())
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The calendar year in Sweden at a moment: New Year falls in winter time, UTC+1.
+fn swedish_year(unix_seconds: i64) -> u16 {
+    time::OffsetDateTime::from_unix_timestamp(unix_seconds + 3600)
+        .map(|t| t.year().clamp(0, 9999) as u16)
+        .unwrap_or(2026)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::swedish_year;
+
+    #[test]
+    fn the_year_turns_at_swedish_midnight() {
+        // 2026-12-31 22:59:59 UTC is 23:59:59 in Stockholm.
+        assert_eq!(swedish_year(1_798_757_999), 2026);
+        assert_eq!(swedish_year(1_798_758_000), 2027);
+    }
+}

@@ -1,0 +1,218 @@
+//! The database: cases, messages, routing decisions, the outbox, quarantine, knowledge
+//! entries and the audit log, on SQLite (one file, WAL) or PostgreSQL.
+//!
+//! Both backends share one dialect of SQL through sqlx's `Any` driver; the schema lives in
+//! `migrations/sqlite` and `migrations/postgres`, file for file, and runs at start.
+
+mod cases;
+mod outbox;
+
+pub use cases::{CaseRow, NewCase, NewDecision, NewMessage, ThreadMatch};
+pub use outbox::{NewOutboxEntry, OutboxEntry};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL names no supported backend.
+    #[error("unsupported database url: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl,
+    /// A query or the connection failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("database migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be read back.
+    #[error("corrupt stored value in {0}")]
+    Corrupt(&'static str),
+}
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects, applies pending migrations, and returns the store.
+    ///
+    /// `sqlite://PATH` (the file is created) or `postgres://USER@HOST:PORT/DB`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 8,
+            })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Self { pool, backend })
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection pool, for queries that belong to one module.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Records an action in the audit log.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        case: Option<crate::domain::CaseId>,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO audit_log (at, actor, action, case_id, detail) VALUES ($1, $2, $3, $4, $5)")
+            .bind(now())
+            .bind(actor)
+            .bind(action)
+            .bind(case.map(|c| c.0))
+            .bind(detail)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Makes the departments table match the routing rules (insert or update by id).
+    pub async fn sync_departments(
+        &self,
+        departments: &[crate::routing::Department],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for d in departments {
+            sqlx::query(
+                "INSERT INTO departments (id, name, forward_to, sensitive) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, forward_to = excluded.forward_to, \
+                 sensitive = excluded.sensitive",
+            )
+            .bind(d.id.as_str())
+            .bind(&d.name)
+            .bind(d.forward_to.as_str())
+            .bind(i64::from(d.sensitive))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a message that could not be parsed. Returns false when the same bytes were
+    /// already quarantined.
+    pub async fn quarantine(
+        &self,
+        content_hash: &str,
+        source: &str,
+        reason: &str,
+        raw: &[u8],
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO quarantine (content_hash, source, reason, raw, received_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (content_hash) DO NOTHING",
+        )
+        .bind(content_hash)
+        .bind(source)
+        .bind(reason)
+        .bind(raw)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Counts rows of the main tables, for reports and tests.
+    pub async fn counts(&self) -> Result<Counts, StoreError> {
+        let one = |sql: &'static str| async move {
+            let n: i64 = sqlx::query_scalar(sql).fetch_one(&self.pool).await?;
+            Ok::<_, StoreError>(n)
+        };
+        Ok(Counts {
+            cases: one("SELECT COUNT(*) FROM cases").await?,
+            messages: one("SELECT COUNT(*) FROM messages").await?,
+            quarantined: one("SELECT COUNT(*) FROM quarantine").await?,
+            outbox: one("SELECT COUNT(*) FROM outbox").await?,
+            outbox_pending: one("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").await?,
+        })
+    }
+}
+
+/// Row counts of the main tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// Cases.
+    pub cases: i64,
+    /// Stored messages.
+    pub messages: i64,
+    /// Quarantined messages.
+    pub quarantined: i64,
+    /// Outbox entries in any state.
+    pub outbox: i64,
+    /// Outbox entries waiting to be sent.
+    pub outbox_pending: i64,
+}
+
+/// Now, as unix seconds.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Removes NUL characters, which PostgreSQL text cannot hold.
+pub(crate) fn text(s: &str) -> String {
+    s.replace('\0', "")
+}

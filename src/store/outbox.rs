@@ -1,0 +1,144 @@
+//! The outbox table: every mail Brevduva sends, rendered in full when it is enqueued (in the
+//! same transaction as its case), with a stable Message-ID, a state and retry bookkeeping.
+
+use super::{Store, StoreError};
+use crate::domain::{CaseId, OutboxId, OutboxKind, OutboxStatus};
+use sqlx::{Any, Row, Transaction};
+
+/// A mail to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewOutboxEntry {
+    /// The case it is about.
+    pub case_id: CaseId,
+    /// Forward, acknowledgement or reply.
+    pub kind: OutboxKind,
+    /// Its Message-ID, without angle brackets; unique.
+    pub message_id: String,
+    /// The envelope recipient.
+    pub recipient: String,
+    /// The complete RFC 5322 message.
+    pub raw: Vec<u8>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A stored outbox entry.
+#[derive(Debug, Clone)]
+pub struct OutboxEntry {
+    /// Id.
+    pub id: OutboxId,
+    /// The case.
+    pub case_id: CaseId,
+    /// What it is.
+    pub kind: OutboxKind,
+    /// Message-ID.
+    pub message_id: String,
+    /// Envelope recipient.
+    pub recipient: String,
+    /// State.
+    pub status: OutboxStatus,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// The complete message.
+    pub raw: Vec<u8>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+pub(super) async fn insert_outbox(
+    tx: &mut Transaction<'_, Any>,
+    e: &NewOutboxEntry,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO outbox (case_id, kind, message_id, recipient, status, attempts, next_attempt_at, raw, created_at) \
+         VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $7) ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(e.case_id.0)
+    .bind(e.kind.as_str())
+    .bind(&e.message_id)
+    .bind(&e.recipient)
+    .bind(e.created_at)
+    .bind(e.raw.as_slice())
+    .bind(e.created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<OutboxEntry, StoreError> {
+    Ok(OutboxEntry {
+        id: OutboxId(row.try_get(0)?),
+        case_id: CaseId(row.try_get(1)?),
+        kind: OutboxKind::parse(&row.try_get::<String, _>(2)?)
+            .ok_or(StoreError::Corrupt("outbox.kind"))?,
+        message_id: row.try_get(3)?,
+        recipient: row.try_get(4)?,
+        status: OutboxStatus::parse(&row.try_get::<String, _>(5)?)
+            .ok_or(StoreError::Corrupt("outbox.status"))?,
+        attempts: row.try_get(6)?,
+        raw: row.try_get(7)?,
+        created_at: row.try_get(8)?,
+    })
+}
+
+const COLUMNS: &str = "id, case_id, kind, message_id, recipient, status, attempts, raw, created_at";
+
+impl Store {
+    /// Pending entries whose next attempt is due, oldest first.
+    pub async fn due_outbox(&self, now: i64, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Every outbox entry of a case, in order.
+    pub async fn outbox_for_case(&self, case: CaseId) -> Result<Vec<OutboxEntry>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM outbox WHERE case_id = $1 ORDER BY id"
+        ))
+        .bind(case.0)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Marks an entry delivered.
+    pub async fn mark_sent(&self, id: OutboxId, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
+            .bind(now)
+            .bind(id.0)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: try again at `retry_at`, or give up (dead letter) when it is `None`.
+    pub async fn mark_failed(
+        &self,
+        id: OutboxId,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let (status, next) = match retry_at {
+            Some(at) => (OutboxStatus::Pending, at),
+            None => (OutboxStatus::Dead, 0),
+        };
+        sqlx::query(
+            "UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2, \
+             next_attempt_at = CASE WHEN $3 > 0 THEN $4 ELSE next_attempt_at END WHERE id = $5",
+        )
+        .bind(status.as_str())
+        .bind(super::text(error))
+        .bind(next)
+        .bind(next)
+        .bind(id.0)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,423 @@
+//! The pipeline for one mail: take it in, drop duplicates, join it to its case or classify
+//! it, and commit the case with its decision and outbox entries in one transaction.
+//!
+//! source -> ingest -> store (dedupe, thread) -> classify -> decide -> outbox
+
+use crate::domain::{CaseFlags, CaseId, CaseNumber, CaseStatus, Channel, EmailAddress};
+use crate::ingest::{take_in, IncomingMail};
+use crate::outbox::{
+    compose_acknowledgement, compose_forward, CaseFacts, ComposedMail, Sender, Templates,
+};
+use crate::routing::{Classification, Classifier, Department, Enquiry};
+use crate::store::{NewCase, NewDecision, NewMessage, NewOutboxEntry, Store, StoreError};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Errors that stop a mail from being processed now (it stays in its source and is
+/// tried again).
+#[derive(Debug, thiserror::Error)]
+pub enum TriageError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The knowledge index failed.
+    #[error(transparent)]
+    Knowledge(#[from] crate::routing::KnowledgeError),
+    /// The source could not be read.
+    #[error("reading mail source: {0}")]
+    Source(#[from] std::io::Error),
+    /// A worker thread died.
+    #[error("classification task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// What became of one mail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new case.
+    NewCase {
+        /// The case.
+        case_id: CaseId,
+        /// Its number.
+        number: CaseNumber,
+        /// The department chosen or suggested.
+        department: Option<String>,
+        /// Classifier confidence.
+        confidence: f64,
+        /// Routed without a person.
+        auto_routed: bool,
+    },
+    /// Added to an existing case.
+    Joined {
+        /// The case.
+        case_id: CaseId,
+        /// Its number.
+        number: CaseNumber,
+    },
+    /// Already stored (same Message-ID, or same bytes).
+    Duplicate,
+    /// Could not be read as a mail; kept in quarantine with the reason.
+    Quarantined {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Settings of the pipeline.
+#[derive(Debug, Clone)]
+pub struct TriageSettings {
+    /// Who sends for the municipality.
+    pub sender: Sender,
+    /// Addresses that are ours: never acknowledged.
+    pub own_addresses: Vec<EmailAddress>,
+    /// The department that handles what needs a person (not forwarded).
+    pub fallback_department: String,
+    /// Larger messages are quarantined.
+    pub max_message_bytes: usize,
+}
+
+/// Everything needed to triage mail.
+#[derive(Clone)]
+pub struct Triage {
+    store: Store,
+    classifier: Arc<Classifier>,
+    templates: Arc<Templates>,
+    settings: Arc<TriageSettings>,
+}
+
+impl Triage {
+    /// Assembles the pipeline.
+    pub fn new(
+        store: Store,
+        classifier: Arc<Classifier>,
+        templates: Arc<Templates>,
+        settings: TriageSettings,
+    ) -> Self {
+        Self {
+            store,
+            classifier,
+            templates,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The classifier.
+    pub fn classifier(&self) -> &Arc<Classifier> {
+        &self.classifier
+    }
+
+    /// Processes one raw mail from a source (`maildir`, `import`, ...). Idempotent: the
+    /// same mail again is a duplicate.
+    pub async fn process(&self, raw: Vec<u8>, source: &str) -> Result<Outcome, TriageError> {
+        let max = self.settings.max_message_bytes;
+        let mail = match tokio::task::spawn_blocking(move || take_in(raw, max)).await? {
+            Ok(mail) => mail,
+            Err(rejected) => {
+                let hash = crate::ingest::content_hash(&rejected.raw);
+                let reason = rejected.reason.to_string();
+                let new = self
+                    .store
+                    .quarantine(&hash, source, &reason, &rejected.raw)
+                    .await?;
+                tracing::info!(reason = %reason, new, "message quarantined");
+                return Ok(if new {
+                    Outcome::Quarantined { reason }
+                } else {
+                    Outcome::Duplicate
+                });
+            }
+        };
+        let dedupe_key = mail.dedupe_key();
+        if self.store.message_exists(&dedupe_key).await? {
+            return Ok(Outcome::Duplicate);
+        }
+        let mut thread_ids = mail.parsed.in_reply_to.clone();
+        thread_ids.extend(mail.parsed.references.iter().cloned());
+        let number = CaseNumber::find_in(&mail.parsed.subject);
+        if let Some(thread) = self.store.find_thread(number, &thread_ids).await? {
+            return self.join(mail, dedupe_key, source, thread).await;
+        }
+
+        let classifier = Arc::clone(&self.classifier);
+        let (mail, classification) = tokio::task::spawn_blocking(move || {
+            let classification = classifier.classify(Enquiry {
+                text: &mail.classification_text,
+                sender: mail.parsed.from.as_ref(),
+                recipients: &mail.parsed.recipients,
+            });
+            (mail, classification)
+        })
+        .await?;
+        let classification = classification?;
+        self.record_new(mail, dedupe_key, source, classification)
+            .await
+    }
+
+    async fn join(
+        &self,
+        mail: IncomingMail,
+        dedupe_key: String,
+        source: &str,
+        thread: crate::store::ThreadMatch,
+    ) -> Result<Outcome, TriageError> {
+        let mut outbox = Vec::new();
+        let routed_elsewhere = thread.status == CaseStatus::Routed
+            && thread
+                .department
+                .as_deref()
+                .is_some_and(|d| d != self.settings.fallback_department);
+        let automatic = mail.automation.auto_reply || mail.automation.bulk;
+        if routed_elsewhere && !automatic {
+            if let Some(department) = thread
+                .department
+                .as_deref()
+                .and_then(|d| self.classifier.rules().department(d))
+            {
+                let language = crate::routing::detect_language(&mail.classification_text);
+                let facts = CaseFacts {
+                    department: Some(department),
+                    ..self.facts(&mail, thread.number, language.code())
+                };
+                match compose_forward(
+                    &self.templates,
+                    &self.settings.sender,
+                    &facts,
+                    "followup",
+                    mail.parsed.from.as_ref(),
+                    &mail.raw,
+                ) {
+                    Ok(m) => outbox.push(outbox_entry(thread.case_id, m)),
+                    Err(e) => {
+                        tracing::error!(case.id = %thread.case_id, error = %e, "could not compose follow-up forward")
+                    }
+                }
+            }
+        }
+        let message = self.new_message(&mail, dedupe_key, source);
+        if self
+            .store
+            .record_joined_message(thread.case_id, message, outbox)
+            .await?
+        {
+            tracing::info!(case.id = %thread.case_id, "message joined existing case");
+            Ok(Outcome::Joined {
+                case_id: thread.case_id,
+                number: thread.number,
+            })
+        } else {
+            Ok(Outcome::Duplicate)
+        }
+    }
+
+    async fn record_new(
+        &self,
+        mail: IncomingMail,
+        dedupe_key: String,
+        source: &str,
+        c: Classification,
+    ) -> Result<Outcome, TriageError> {
+        let rules = self.classifier.rules();
+        let department: Option<&Department> = c.department().and_then(|d| rules.department(d));
+        let automatic = mail.automation.auto_reply || mail.automation.bulk;
+        let auto_routed = c.auto_route && department.is_some() && !automatic;
+        let flags = CaseFlags {
+            urgent: c.urgent() && !automatic,
+            sensitive: department.is_some_and(|d| d.sensitive),
+            auto_reply: mail.automation.auto_reply,
+            bulk: mail.automation.bulk,
+        };
+        let explanation = match mail.automation.reason {
+            Some(reason) if automatic => format!(
+                "Automatiskt meddelande ({reason}); skickas inte vidare. {}",
+                c.explanation()
+            ),
+            _ => c.explanation(),
+        };
+        let now = crate::store::now();
+        let case = NewCase {
+            status: if auto_routed {
+                CaseStatus::Routed
+            } else {
+                CaseStatus::Triage
+            },
+            department: department.map(|d| d.id.to_string()),
+            language: c.language.code().to_owned(),
+            channel: Channel::Email,
+            flags,
+            citizen_address: mail.parsed.from.as_ref().map(|a| a.to_string()),
+            subject: mail.parsed.subject.clone(),
+            confidence: Some(c.confidence),
+            created_at: now,
+        };
+        let decision = NewDecision {
+            decided_by: c.source,
+            department: case.department.clone(),
+            confidence: c.confidence,
+            auto_routed,
+            explanation: explanation.clone(),
+            details_json: decision_details(&c),
+            actor: None,
+        };
+        let message = self.new_message(&mail, dedupe_key, source);
+        let citizen = mail
+            .parsed
+            .from
+            .clone()
+            .filter(|a| flags.allows_acknowledgement() && !self.is_own_address(a));
+        let forward_to = department
+            .filter(|d| auto_routed && d.id.as_str() != self.settings.fallback_department);
+        let urgent_reason = flags.urgent.then(|| c.rules.urgent_terms.join(", "));
+        let mut problems = Vec::new();
+        let recorded = self
+            .store
+            .record_new_case(case, message, decision, |case_id, number| {
+                let facts = CaseFacts {
+                    department: department.filter(|_| auto_routed),
+                    confidence: c.confidence,
+                    auto_routed,
+                    explanation: &explanation,
+                    urgent_reason: urgent_reason.clone(),
+                    ..self.facts(&mail, number, c.language.code())
+                };
+                let mut entries = Vec::new();
+                if let Some(d) = forward_to {
+                    let facts = CaseFacts {
+                        department: Some(d),
+                        ..facts.clone()
+                    };
+                    match compose_forward(
+                        &self.templates,
+                        &self.settings.sender,
+                        &facts,
+                        "forward",
+                        mail.parsed.from.as_ref(),
+                        &mail.raw,
+                    ) {
+                        Ok(m) => entries.push(outbox_entry(case_id, m)),
+                        Err(e) => problems.push(format!("forward: {e}")),
+                    }
+                }
+                if let Some(citizen) = &citizen {
+                    match compose_acknowledgement(
+                        &self.templates,
+                        &self.settings.sender,
+                        &facts,
+                        citizen,
+                        mail.parsed.message_id.as_deref(),
+                    ) {
+                        Ok(m) => entries.push(outbox_entry(case_id, m)),
+                        Err(e) => problems.push(format!("acknowledgement: {e}")),
+                    }
+                }
+                entries
+            })
+            .await?;
+        let Some((case_id, number)) = recorded else {
+            return Ok(Outcome::Duplicate);
+        };
+        for problem in problems {
+            tracing::error!(case.id = %case_id, error = %problem, "could not compose outgoing mail");
+            self.store
+                .audit("brevduva", "compose-failed", Some(case_id), &problem)
+                .await?;
+        }
+        tracing::info!(case.id = %case_id, department = ?department.map(|d| d.id.as_str()), confidence = c.confidence, auto_routed, "case created");
+        Ok(Outcome::NewCase {
+            case_id,
+            number,
+            department: department.map(|d| d.id.to_string()),
+            confidence: c.confidence,
+            auto_routed,
+        })
+    }
+
+    /// The facts every template may show, with the routing fields left empty.
+    fn facts<'a>(
+        &self,
+        mail: &'a IncomingMail,
+        number: CaseNumber,
+        language: &'a str,
+    ) -> CaseFacts<'a> {
+        CaseFacts {
+            number,
+            subject: &mail.parsed.subject,
+            department: None,
+            confidence: 0.0,
+            auto_routed: false,
+            explanation: "",
+            language,
+            urgent_reason: None,
+            attachments: mail
+                .parsed
+                .attachments
+                .iter()
+                .filter_map(|a| a.filename.clone())
+                .collect(),
+            message_key: &mail.parsed.content_hash,
+        }
+    }
+
+    fn is_own_address(&self, address: &EmailAddress) -> bool {
+        let base = address.without_plus_tag();
+        base == self.settings.sender.address.without_plus_tag()
+            || self
+                .settings
+                .own_addresses
+                .iter()
+                .any(|a| a.without_plus_tag() == base)
+    }
+
+    fn new_message(&self, mail: &IncomingMail, dedupe_key: String, source: &str) -> NewMessage {
+        let p = &mail.parsed;
+        NewMessage {
+            dedupe_key,
+            message_id: p.message_id.clone(),
+            content_hash: p.content_hash.clone(),
+            source: source.to_owned(),
+            from_address: p.from.as_ref().map(|a| a.to_string()),
+            subject: p.subject.clone(),
+            sent_at: p.date,
+            received_at: crate::store::now(),
+            body_text: p.text.clone(),
+            classification_text: mail.classification_text.clone(),
+            attachments_json: serde_json::to_string(&p.attachments).unwrap_or_else(|_| "[]".into()),
+            in_reply_to_json: serde_json::to_string(&p.in_reply_to).unwrap_or_else(|_| "[]".into()),
+            references_json: serde_json::to_string(&p.references).unwrap_or_else(|_| "[]".into()),
+            automation_reason: mail.automation.reason.map(str::to_owned),
+            raw: mail.raw.clone(),
+        }
+    }
+}
+
+fn outbox_entry(case_id: CaseId, m: ComposedMail) -> NewOutboxEntry {
+    NewOutboxEntry {
+        case_id,
+        kind: m.kind,
+        message_id: m.message_id,
+        recipient: m.recipient.to_string(),
+        raw: m.raw,
+        created_at: crate::store::now(),
+    }
+}
+
+/// The machine-readable part of a routing decision.
+fn decision_details(c: &Classification) -> String {
+    let details = serde_json::json!({
+        "ranking": c.ranking.iter().take(5).map(|(d, s)| serde_json::json!({"department": d, "score": s})).collect::<Vec<_>>(),
+        "rules": c.rules.matches.iter().map(|m| serde_json::json!({
+            "department": m.department, "score": m.score, "keywords": m.keywords, "patterns": m.patterns,
+        })).collect::<Vec<_>>(),
+        "neighbours": c.neighbours.iter().take(3).map(|n| serde_json::json!({
+            "id": n.entry.id, "department": n.entry.department, "score": n.score,
+        })).collect::<Vec<_>>(),
+        "urgent_terms": c.rules.urgent_terms,
+        "language": c.language.code(),
+    });
+    details.to_string()
+}
