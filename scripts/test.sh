@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, unit and integration tests.
+# Starts a throwaway PostgreSQL cluster on a free loopback port (installing PostgreSQL from
+# Debian's packages when it is missing) and stops it afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+find_pg_bin() {
+  local d
+  for d in /usr/lib/postgresql/*/bin; do
+    [ -x "$d/initdb" ] && { echo "$d"; return 0; }
+  done
+  return 1
+}
+
+if ! PG_BIN=$(find_pg_bin); then
+  log "installing PostgreSQL"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  PG_BIN=$(find_pg_bin)
+fi
+
+WORK=$(mktemp -d /tmp/brevduva-test.XXXXXX)
+chmod 755 "$WORK"
+PG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cleanup() {
+  if [ -f "$WORK/pg/postmaster.pid" ]; then
+    su postgres -s /bin/sh -c "'$PG_BIN/pg_ctl' -D '$WORK/pg' -m fast stop" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+mkdir -p "$WORK/pg"
+chown postgres "$WORK/pg"
+su postgres -s /bin/sh -c "'$PG_BIN/initdb' -D '$WORK/pg' -U postgres --auth=trust" >/dev/null
+su postgres -s /bin/sh -c "'$PG_BIN/pg_ctl' -D '$WORK/pg' -l '$WORK/pg/log' -o \"-p $PG_PORT -k '$WORK/pg' -c listen_addresses=127.0.0.1\" -w start" >/dev/null
+export BREVDUVA_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+
+log "cargo fmt --check"
+cargo fmt --check
+log "cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+log "cargo test"
+cargo test --all-targets

@@ -1,0 +1,115 @@
+//! The commands as a person runs them: broken files are named with file and line, the demo
+//! runs, import and eval print their JSON last lines.
+
+use crate::helpers;
+use std::process::Command;
+
+fn brevduva(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_brevduva")).args(args).env("RUST_LOG", "warn").output().unwrap()
+}
+
+fn last_json_line(out: &std::process::Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {stdout}"))
+}
+
+#[test]
+fn a_broken_config_names_file_and_line_and_starts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[storage]\ndata_dir = \"data\"\n[routing]\nauto_route_threshold = 7\n").unwrap();
+    let config = config.to_str().unwrap();
+    let out = brevduva(&["check-config", "--config", config]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.toml:4:"), "{stderr}");
+    let out = brevduva(&["run", "--config", config]);
+    assert!(!out.status.success());
+    assert!(!dir.path().join("data").exists(), "nothing was started or created");
+}
+
+#[test]
+fn a_broken_rules_file_names_file_and_line_and_starts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/routing-rules")).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, rules.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(rules.join("gata-park.toml"), "id = \"gata-park\"\nname = \"Gata\"\nforward_to = \"gata@kommun.example\"\n\n[[keywords]]\nterm = \"snöröj\"\nweight = \"mycket\"\n").unwrap();
+    let config = dir.path().join("brevduva.toml");
+    std::fs::write(&config, "[storage]\ndata_dir = \"data\"\n[routing]\nrules_dir = \"rules\"\n").unwrap();
+    let out = brevduva(&["check-config", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("gata-park.toml:7:"), "{stderr}");
+    let out = brevduva(&["run", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(!dir.path().join("data").exists());
+}
+
+#[test]
+fn the_shipped_defaults_pass_check_config() {
+    let out = brevduva(&["check-config"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/brevduva.example.toml");
+    assert!(brevduva(&["check-config", "--config", example]).status.success());
+}
+
+#[test]
+fn the_demo_triages_the_sample_mails_and_writes_forwards_and_acknowledgements() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = brevduva(&["demo", "--once", "--data-dir", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let rows = stdout.lines().filter(|l| l.starts_with("KC-")).count();
+    assert!(rows >= 30, "{stdout}");
+    let files: Vec<_> = std::fs::read_dir(data.join("outbox")).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert!(files.iter().any(|f| f.starts_with("forward.")), "{files:?}");
+    assert!(files.iter().any(|f| f.starts_with("acknowledgement.")), "{files:?}");
+    // Running it again starts afresh; a folder that is not a demo dir is refused.
+    assert!(brevduva(&["demo", "--once", "--data-dir", data.to_str().unwrap()]).status.success());
+    let precious = dir.path().join("precious");
+    std::fs::create_dir_all(&precious).unwrap();
+    std::fs::write(precious.join("keep.txt"), "x").unwrap();
+    assert!(!brevduva(&["demo", "--once", "--data-dir", precious.to_str().unwrap()]).status.success());
+    assert!(precious.join("keep.txt").exists());
+}
+
+#[test]
+fn import_prints_its_counts_as_a_json_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mails = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/mails");
+    let out = brevduva(&["import", "--data-dir", dir.path().to_str().unwrap(), mails]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json = last_json_line(&out);
+    assert_eq!(json["files"], 36);
+    assert_eq!(json["messages"], 36);
+    assert_eq!(json["duplicates"], 1);
+    assert_eq!(json["joined_existing"], 1);
+    assert_eq!(json["cases"], 34);
+    assert_eq!(json["quarantined"], 0);
+}
+
+#[test]
+fn eval_prints_every_figure_in_its_json_last_line() {
+    let set = helpers::shared().join("eval/swefaq-answers");
+    let out = brevduva(&[
+        "eval",
+        "--kb",
+        set.join("kb.jsonl").to_str().unwrap(),
+        "--test",
+        set.join("test.jsonl").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json = last_json_line(&out);
+    for key in ["n", "accuracy", "top3", "macro_f1", "abstain_rate", "oos_recall", "answer_hit1", "answer_mrr5", "p50_ms", "p99_ms", "auto_share", "auto_accuracy"] {
+        assert!(json.get(key).is_some(), "missing {key}: {json}");
+    }
+    assert_eq!(json["n"], 219);
+    assert!(json["oos_recall"].is_null());
+    assert!(json["accuracy"].as_f64().unwrap() > 0.5, "{json}");
+}

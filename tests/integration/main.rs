@@ -1,0 +1,10 @@
+//! Integration tests: one binary, real SQLite files, a real PostgreSQL cluster (started by
+//! `scripts/test.sh`, URL in `BREVDUVA_TEST_POSTGRES_URL`), and the real `brevduva` binary.
+
+mod helpers;
+
+mod cli;
+mod corpus;
+mod crash;
+mod logs;
+mod storage;
