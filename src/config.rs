@@ -34,7 +34,7 @@ impl fmt::Debug for Secret {
 }
 
 /// Everything Brevduva is told from outside.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Who we are.
@@ -53,21 +53,6 @@ pub struct Config {
     pub web: WebConfig,
     /// Limits against hostile input.
     pub limits: LimitsConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            municipality: MunicipalityConfig::default(),
-            storage: StorageConfig::default(),
-            routing: RoutingConfig::default(),
-            templates: TemplatesConfig::default(),
-            maildir: MaildirConfig::default(),
-            outbox: OutboxConfig::default(),
-            web: WebConfig::default(),
-            limits: LimitsConfig::default(),
-        }
-    }
 }
 
 /// `[municipality]`
@@ -350,11 +335,10 @@ impl Config {
             );
         }
         let url = self.storage.database_url.expose();
-        if !url.is_empty()
-            && !(url.starts_with("sqlite:")
-                || url.starts_with("postgres:")
-                || url.starts_with("postgresql:"))
-        {
+        let known_scheme = ["sqlite:", "postgres:", "postgresql:"]
+            .iter()
+            .any(|s| url.starts_with(s));
+        if !url.is_empty() && !known_scheme {
             problem(
                 "database_url",
                 "storage.database_url must start with sqlite: or postgres:".into(),

@@ -40,8 +40,8 @@ pub async fn run(common: &Common, once: bool) -> anyhow::Result<()> {
     let delivery = application.flush_outbox().await?;
     let cases = application.store().recent_cases(1000).await?;
     println!(
-        "{:<15} {:<44} {:<14} {:>6}  {}",
-        "ÄRENDE", "ÄMNE", "AVDELNING", "SÄKER", "VARFÖR"
+        "{:<15} {:<44} {:<16} {:>5} {:<4} VARFÖR",
+        "ÄRENDE", "ÄMNE", "AVDELNING", "SÄKER", "FLAG"
     );
     for c in cases.iter().rev() {
         let department = match (c.status, c.department.as_deref()) {
@@ -53,13 +53,24 @@ pub async fn run(common: &Common, once: bool) -> anyhow::Result<()> {
             .confidence
             .map(|v| format!("{:.2}", v))
             .unwrap_or_default();
+        let flags: String = [
+            (c.flags.urgent, 'B'),
+            (c.flags.sensitive, 'S'),
+            (c.flags.auto_reply, 'A'),
+            (c.flags.bulk, 'M'),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, f)| *f)
+        .collect();
         println!(
-            "{:<15} {:<44} {:<14} {:>6}  {}",
+            "{:<15} {:<44} {:<16} {:>5} {:<4} {}",
             c.number.to_string(),
             clip(&c.subject, 44),
             department,
             confidence,
-            clip(c.explanation.as_deref().unwrap_or(""), 110)
+            flags,
+            clip(c.explanation.as_deref().unwrap_or(""), 100)
         );
     }
     println!(
@@ -72,7 +83,7 @@ pub async fn run(common: &Common, once: bool) -> anyhow::Result<()> {
         delivery.sent,
         application.config.outbox_dir().display()
     );
-    println!("(avdelning inom parentes = förslag som väntar på granskning)");
+    println!("(avdelning inom parentes = förslag som väntar på granskning; flaggor: B brådskande, S sekretess, A automatiskt svar, M massutskick)");
     if let Some(listener) = listener {
         println!(
             "Ärendelistan: http://{}  (Ctrl-C avslutar)",

@@ -187,13 +187,16 @@ impl RoutingRules {
             match parse_rule_file(path, source) {
                 Ok(rules) => {
                     let id = rules.department.id.to_string();
-                    if departments.contains_key(&id) {
-                        problems.push(Problem::in_file(
-                            path,
-                            format!("department {id:?} is defined twice"),
-                        ));
-                    } else {
-                        departments.insert(id, rules);
+                    match departments.entry(id) {
+                        std::collections::btree_map::Entry::Occupied(e) => {
+                            problems.push(Problem::in_file(
+                                path,
+                                format!("department {:?} is defined twice", e.key()),
+                            ))
+                        }
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            e.insert(rules);
+                        }
                     }
                 }
                 Err(mut found) => problems.0.append(&mut found.0),

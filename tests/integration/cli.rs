@@ -5,7 +5,11 @@ use crate::helpers;
 use std::process::Command;
 
 fn brevduva(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_brevduva")).args(args).env("RUST_LOG", "warn").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_brevduva"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
 }
 
 fn last_json_line(out: &std::process::Output) -> serde_json::Value {
@@ -18,7 +22,11 @@ fn last_json_line(out: &std::process::Output) -> serde_json::Value {
 fn a_broken_config_names_file_and_line_and_starts_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.toml");
-    std::fs::write(&config, "[storage]\ndata_dir = \"data\"\n[routing]\nauto_route_threshold = 7\n").unwrap();
+    std::fs::write(
+        &config,
+        "[storage]\ndata_dir = \"data\"\n[routing]\nauto_route_threshold = 7\n",
+    )
+    .unwrap();
     let config = config.to_str().unwrap();
     let out = brevduva(&["check-config", "--config", config]);
     assert!(!out.status.success());
@@ -26,7 +34,10 @@ fn a_broken_config_names_file_and_line_and_starts_nothing() {
     assert!(stderr.contains("bad.toml:4:"), "{stderr}");
     let out = brevduva(&["run", "--config", config]);
     assert!(!out.status.success());
-    assert!(!dir.path().join("data").exists(), "nothing was started or created");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing was started or created"
+    );
 }
 
 #[test]
@@ -40,7 +51,11 @@ fn a_broken_rules_file_names_file_and_line_and_starts_nothing() {
     }
     std::fs::write(rules.join("gata-park.toml"), "id = \"gata-park\"\nname = \"Gata\"\nforward_to = \"gata@kommun.example\"\n\n[[keywords]]\nterm = \"snöröj\"\nweight = \"mycket\"\n").unwrap();
     let config = dir.path().join("brevduva.toml");
-    std::fs::write(&config, "[storage]\ndata_dir = \"data\"\n[routing]\nrules_dir = \"rules\"\n").unwrap();
+    std::fs::write(
+        &config,
+        "[storage]\ndata_dir = \"data\"\n[routing]\nrules_dir = \"rules\"\n",
+    )
+    .unwrap();
     let out = brevduva(&["check-config", "--config", config.to_str().unwrap()]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -53,9 +68,15 @@ fn a_broken_rules_file_names_file_and_line_and_starts_nothing() {
 #[test]
 fn the_shipped_defaults_pass_check_config() {
     let out = brevduva(&["check-config"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/brevduva.example.toml");
-    assert!(brevduva(&["check-config", "--config", example]).status.success());
+    assert!(brevduva(&["check-config", "--config", example])
+        .status
+        .success());
 }
 
 #[test]
@@ -63,19 +84,38 @@ fn the_demo_triages_the_sample_mails_and_writes_forwards_and_acknowledgements() 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
     let out = brevduva(&["demo", "--once", "--data-dir", data.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let rows = stdout.lines().filter(|l| l.starts_with("KC-")).count();
     assert!(rows >= 30, "{stdout}");
-    let files: Vec<_> = std::fs::read_dir(data.join("outbox")).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let files: Vec<_> = std::fs::read_dir(data.join("outbox"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(files.iter().any(|f| f.starts_with("forward.")), "{files:?}");
-    assert!(files.iter().any(|f| f.starts_with("acknowledgement.")), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.starts_with("acknowledgement.")),
+        "{files:?}"
+    );
     // Running it again starts afresh; a folder that is not a demo dir is refused.
-    assert!(brevduva(&["demo", "--once", "--data-dir", data.to_str().unwrap()]).status.success());
+    assert!(
+        brevduva(&["demo", "--once", "--data-dir", data.to_str().unwrap()])
+            .status
+            .success()
+    );
     let precious = dir.path().join("precious");
     std::fs::create_dir_all(&precious).unwrap();
     std::fs::write(precious.join("keep.txt"), "x").unwrap();
-    assert!(!brevduva(&["demo", "--once", "--data-dir", precious.to_str().unwrap()]).status.success());
+    assert!(
+        !brevduva(&["demo", "--once", "--data-dir", precious.to_str().unwrap()])
+            .status
+            .success()
+    );
     assert!(precious.join("keep.txt").exists());
 }
 
@@ -84,7 +124,11 @@ fn import_prints_its_counts_as_a_json_last_line() {
     let dir = tempfile::tempdir().unwrap();
     let mails = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/mails");
     let out = brevduva(&["import", "--data-dir", dir.path().to_str().unwrap(), mails]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json = last_json_line(&out);
     assert_eq!(json["files"], 36);
     assert_eq!(json["messages"], 36);
@@ -104,9 +148,26 @@ fn eval_prints_every_figure_in_its_json_last_line() {
         "--test",
         set.join("test.jsonl").to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json = last_json_line(&out);
-    for key in ["n", "accuracy", "top3", "macro_f1", "abstain_rate", "oos_recall", "answer_hit1", "answer_mrr5", "p50_ms", "p99_ms", "auto_share", "auto_accuracy"] {
+    for key in [
+        "n",
+        "accuracy",
+        "top3",
+        "macro_f1",
+        "abstain_rate",
+        "oos_recall",
+        "answer_hit1",
+        "answer_mrr5",
+        "p50_ms",
+        "p99_ms",
+        "auto_share",
+        "auto_accuracy",
+    ] {
         assert!(json.get(key).is_some(), "missing {key}: {json}");
     }
     assert_eq!(json["n"], 219);

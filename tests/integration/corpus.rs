@@ -10,9 +10,14 @@ async fn every_corpus_message_becomes_a_case_a_join_a_duplicate_or_a_quarantine_
     let app = helpers::app(dir.path(), None).await;
     let corpus = helpers::shared().join("mail-corpus");
     let started = std::time::Instant::now();
-    let report = import(&app, &[corpus.clone()]).await.expect("import succeeds");
+    let report = import(&app, std::slice::from_ref(&corpus))
+        .await
+        .expect("import succeeds");
     let elapsed = started.elapsed();
-    eprintln!("corpus import: {report:?} in {elapsed:?} ({:.0} messages/s)", report.messages as f64 / elapsed.as_secs_f64());
+    eprintln!(
+        "corpus import: {report:?} in {elapsed:?} ({:.0} messages/s)",
+        report.messages as f64 / elapsed.as_secs_f64()
+    );
 
     assert!(report.files >= 1300, "{report:?}");
     assert!(report.messages >= report.files, "{report:?}");
@@ -23,12 +28,21 @@ async fn every_corpus_message_becomes_a_case_a_join_a_duplicate_or_a_quarantine_
     );
     let counts = app.store().counts().await.unwrap();
     assert_eq!(counts.cases as usize, report.cases);
-    assert_eq!(counts.messages as usize, report.cases + report.joined_existing, "each case or join stores its message");
+    assert_eq!(
+        counts.messages as usize,
+        report.cases + report.joined_existing,
+        "each case or join stores its message"
+    );
     assert_eq!(counts.quarantined as usize, report.quarantined);
-    let malformed_quarantined = helpers::count(&app, "SELECT COUNT(*) FROM quarantine WHERE reason <> ''").await;
-    assert_eq!(malformed_quarantined, counts.quarantined, "every quarantine entry has a reason");
+    let malformed_quarantined =
+        helpers::count(&app, "SELECT COUNT(*) FROM quarantine WHERE reason <> ''").await;
+    assert_eq!(
+        malformed_quarantined, counts.quarantined,
+        "every quarantine entry has a reason"
+    );
     // Raw bytes are kept exactly.
-    let stored: i64 = helpers::count(&app, "SELECT COALESCE(SUM(LENGTH(raw)), 0) FROM messages").await;
+    let stored: i64 =
+        helpers::count(&app, "SELECT COALESCE(SUM(LENGTH(raw)), 0) FROM messages").await;
     assert!(stored > 0);
 
     // Importing again changes nothing: every message is recognised.

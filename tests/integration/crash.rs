@@ -25,11 +25,15 @@ fn killing_the_process_at_any_moment_loses_nothing_and_duplicates_nothing() {
     let config = write_config(dir.path());
     let maildir = Maildir::open(&dir.path().join("maildir")).unwrap();
     for i in 0..MESSAGES {
-        maildir.deliver(&format!("{i:05}.test"), &helpers::citizen_mail(i)).unwrap();
+        maildir
+            .deliver(&format!("{i:05}.test"), &helpers::citizen_mail(i))
+            .unwrap();
     }
     // A few messages are delivered twice under other names (the same mail fetched twice).
     for i in 0..5 {
-        maildir.deliver(&format!("{i:05}.again"), &helpers::citizen_mail(i)).unwrap();
+        maildir
+            .deliver(&format!("{i:05}.again"), &helpers::citizen_mail(i))
+            .unwrap();
     }
 
     let binary = env!("CARGO_BIN_EXE_brevduva");
@@ -53,12 +57,21 @@ fn killing_the_process_at_any_moment_loses_nothing_and_duplicates_nothing() {
         kills += 1;
         delay_ms = 150 + (delay_ms * 7919 + 131) % 700;
     }
-    assert!(kills >= 2, "the backlog should survive several kills, got {kills}");
+    assert!(
+        kills >= 2,
+        "the backlog should survive several kills, got {kills}"
+    );
 
     // One last orderly pass delivers whatever the kills left in the outbox.
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let status = Command::new(binary).args(["import", "--config"]).arg(&config).arg(&empty).env("RUST_LOG", "warn").status().unwrap();
+    let status = Command::new(binary)
+        .args(["import", "--config"])
+        .arg(&config)
+        .arg(&empty)
+        .env("RUST_LOG", "warn")
+        .status()
+        .unwrap();
     assert!(status.success());
 
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -21,7 +21,9 @@ pub fn config(dir: &Path, database_url: Option<&str>) -> Config {
 
 /// Builds an application in `dir`.
 pub async fn app(dir: &Path, database_url: Option<&str>) -> Application {
-    Application::build(config(dir, database_url)).await.expect("application builds")
+    Application::build(config(dir, database_url))
+        .await
+        .expect("application builds")
 }
 
 const TOPICS: &[&str] = &[
@@ -53,8 +55,13 @@ pub async fn postgres_database() -> String {
     );
     sqlx::any::install_default_drivers();
     let name = format!("brevduva_test_{}_{}", std::process::id(), rand_suffix());
-    let pool = sqlx::AnyPool::connect(&admin).await.expect("connect to the test cluster");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create test database");
+    let pool = sqlx::AnyPool::connect(&admin)
+        .await
+        .expect("connect to the test cluster");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .expect("create test database");
     pool.close().await;
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
     format!("{base}/{name}")
@@ -63,11 +70,19 @@ pub async fn postgres_database() -> String {
 fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64);
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    );
     h.finish() % 1_000_000_000
 }
 
 /// Counts rows with a query returning one number.
 pub async fn count(app: &Application, sql: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql).fetch_one(app.store().pool()).await.expect(sql)
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(app.store().pool())
+        .await
+        .expect(sql)
 }

@@ -14,7 +14,10 @@ fn logs_carry_no_addresses_subjects_or_text() {
         .unwrap();
     assert!(out.status.success());
     let logs = String::from_utf8_lossy(&out.stderr);
-    assert!(logs.contains("case created"), "the log is not empty: {logs}");
+    assert!(
+        logs.contains("case created"),
+        "the log is not empty: {logs}"
+    );
     for entry in std::fs::read_dir(mails).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|x| x != "eml") {
@@ -22,14 +25,26 @@ fn logs_carry_no_addresses_subjects_or_text() {
         }
         let parsed = brevduva::ingest::parse_mail(&std::fs::read(&path).unwrap(), 1 << 24).unwrap();
         if let Some(from) = &parsed.from {
-            assert!(!logs.contains(from.as_str()), "{} leaks its sender", path.display());
+            assert!(
+                !logs.contains(from.as_str()),
+                "{} leaks its sender",
+                path.display()
+            );
         }
         if parsed.subject.len() > 8 {
-            assert!(!logs.contains(&parsed.subject), "{} leaks its subject", path.display());
+            assert!(
+                !logs.contains(&parsed.subject),
+                "{} leaks its subject",
+                path.display()
+            );
         }
         let line = parsed.text.lines().find(|l| l.len() > 30).unwrap_or("");
         if !line.is_empty() {
-            assert!(!logs.contains(line.trim()), "{} leaks its text", path.display());
+            assert!(
+                !logs.contains(line.trim()),
+                "{} leaks its text",
+                path.display()
+            );
         }
     }
 }

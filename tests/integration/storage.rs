@@ -11,35 +11,67 @@ async fn pipeline_behaves(database_url: Option<&str>) {
     let t = &app.triage;
 
     let first = t.process(helpers::citizen_mail(1), "test").await.unwrap();
-    let Outcome::NewCase { case_id, number, .. } = first.clone() else { panic!("{first:?}") };
+    let Outcome::NewCase {
+        case_id, number, ..
+    } = first.clone()
+    else {
+        panic!("{first:?}")
+    };
     assert_eq!(number.serial(), 1);
-    assert_eq!(t.process(helpers::citizen_mail(1), "test").await.unwrap(), Outcome::Duplicate);
+    assert_eq!(
+        t.process(helpers::citizen_mail(1), "test").await.unwrap(),
+        Outcome::Duplicate
+    );
     let second = t.process(helpers::citizen_mail(2), "test").await.unwrap();
-    let Outcome::NewCase { number: n2, .. } = second else { panic!("{second:?}") };
+    let Outcome::NewCase { number: n2, .. } = second else {
+        panic!("{second:?}")
+    };
     assert_eq!(n2.serial(), 2);
 
     // The citizen answers our acknowledgement: the answer joins the case.
-    let ack = app.store().outbox_for_case(case_id).await.unwrap().into_iter().find(|e| e.kind == OutboxKind::Acknowledgement).expect("acknowledged");
+    let ack = app
+        .store()
+        .outbox_for_case(case_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == OutboxKind::Acknowledgement)
+        .expect("acknowledged");
     let reply = format!(
         "From: medborgare1@example.se\r\nSubject: Re: Vi har tagit emot ditt meddelande\r\nMessage-ID: <reply1@example.se>\r\n\
          In-Reply-To: <{}>\r\n\r\nEn sak till.\r\n",
         ack.message_id
     );
-    assert_eq!(t.process(reply.into_bytes(), "test").await.unwrap(), Outcome::Joined { case_id, number });
+    assert_eq!(
+        t.process(reply.into_bytes(), "test").await.unwrap(),
+        Outcome::Joined { case_id, number }
+    );
     // A mail that names the case number in its subject joins it too.
     let by_number = format!("From: x@example.se\r\nSubject: Angående {number}\r\nMessage-ID: <n@example.se>\r\n\r\nTillägg\r\n");
-    assert_eq!(t.process(by_number.into_bytes(), "test").await.unwrap(), Outcome::Joined { case_id, number });
+    assert_eq!(
+        t.process(by_number.into_bytes(), "test").await.unwrap(),
+        Outcome::Joined { case_id, number }
+    );
 
     // Broken input is quarantined once, with a reason.
     let garbage = b"\x00\x01\x02 not a mail".to_vec();
     let q = t.process(garbage.clone(), "test").await.unwrap();
     assert!(matches!(q, Outcome::Quarantined { .. }), "{q:?}");
-    assert!(matches!(t.process(b"   ".to_vec(), "test").await.unwrap(), Outcome::Quarantined { .. }));
-    assert_eq!(t.process(b"   ".to_vec(), "test").await.unwrap(), Outcome::Duplicate);
+    assert!(matches!(
+        t.process(b"   ".to_vec(), "test").await.unwrap(),
+        Outcome::Quarantined { .. }
+    ));
+    assert_eq!(
+        t.process(b"   ".to_vec(), "test").await.unwrap(),
+        Outcome::Duplicate
+    );
 
     // A mail with NUL bytes and no Message-ID is stored on both backends (by content hash).
     let nul = b"From: a@example.se\r\nSubject: nul\x00byte\r\n\r\nText\x00 med nolla\r\n".to_vec();
-    assert!(matches!(t.process(nul.clone(), "test").await.unwrap(), Outcome::NewCase { .. }));
+    assert!(matches!(
+        t.process(nul.clone(), "test").await.unwrap(),
+        Outcome::NewCase { .. }
+    ));
     assert_eq!(t.process(nul, "test").await.unwrap(), Outcome::Duplicate);
 
     let counts = app.store().counts().await.unwrap();
