@@ -159,6 +159,12 @@ impl Application {
             .context("opening the database")?;
         let departments: Vec<_> = rules.departments().cloned().collect();
         store.sync_departments(&departments).await?;
+        let origin = if config.routing.knowledge_dir.is_some() {
+            "knowledge-dir"
+        } else {
+            "starter"
+        };
+        store.sync_knowledge(&entries, origin).await?;
         let index_dir = config.index_dir();
         let index =
             tokio::task::spawn_blocking(move || KnowledgeIndex::open_or_build(&index_dir, entries))

@@ -278,7 +278,7 @@ impl Triage {
             .store
             .record_new_case(case, message, decision, |case_id, number| {
                 let facts = CaseFacts {
-                    department: department.filter(|_| auto_routed),
+                    department: forward_to,
                     confidence: c.confidence,
                     auto_routed,
                     explanation: &explanation,

@@ -46,11 +46,22 @@ pub struct Rejected {
     pub raw: Vec<u8>,
 }
 
+/// How much of a mail's own words the classifier reads: the question is at the start, and
+/// a whole pasted document would only blur it (and cost time).
+pub const CLASSIFICATION_CHARS: usize = 4000;
+
+fn clip_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => text[..end].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
 /// Parses and prepares one raw message.
 pub fn take_in(raw: Vec<u8>, max_bytes: usize) -> Result<IncomingMail, Rejected> {
     match parse_mail(&raw, max_bytes) {
         Ok(parsed) => {
-            let body = text_for_classification(&parsed.text);
+            let body = clip_chars(&text_for_classification(&parsed.text), CLASSIFICATION_CHARS);
             let classification_text = if parsed.subject.is_empty() {
                 body
             } else {

@@ -55,7 +55,36 @@ struct KeywordEntry {
 #[derive(Debug, Clone, PartialEq)]
 struct Term {
     text: String,
-    words: Vec<String>,
+    words: Vec<TermWord>,
+}
+
+/// One word of a term, and whether it is long enough to match inside a compound.
+#[derive(Debug, Clone, PartialEq)]
+struct TermWord {
+    text: String,
+    inside_compounds: bool,
+}
+
+impl TermWord {
+    fn matches(&self, token: &str) -> bool {
+        token.starts_with(&self.text) || (self.inside_compounds && token.contains(&self.text))
+    }
+}
+
+/// The words of an enquiry, in order, and the distinct ones for single-word terms.
+pub(crate) struct Tokens {
+    sequence: Vec<String>,
+    distinct: Vec<String>,
+}
+
+impl Tokens {
+    pub(crate) fn of(text: &str) -> Self {
+        let sequence: Vec<String> = words(text).collect();
+        let mut distinct = sequence.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        Self { sequence, distinct }
+    }
 }
 
 impl Term {
@@ -69,28 +98,29 @@ impl Term {
         }
         Ok(Self {
             text: words.join(" "),
-            words,
+            words: words
+                .into_iter()
+                .map(|w| TermWord {
+                    inside_compounds: w.chars().count() >= 6,
+                    text: w,
+                })
+                .collect(),
         })
     }
 
     /// Whether the term occurs in the tokens: each word of the term matches a token that
     /// starts with it, or (for words of six or more characters) contains it.
-    fn occurs_in(&self, tokens: &[String]) -> bool {
-        let n = self.words.len();
-        if tokens.len() < n {
-            return false;
+    fn occurs_in(&self, tokens: &Tokens) -> bool {
+        if let [word] = self.words.as_slice() {
+            return tokens.distinct.iter().any(|t| word.matches(t));
         }
-        (0..=tokens.len() - n).any(|start| {
-            self.words
-                .iter()
-                .zip(&tokens[start..start + n])
-                .all(|(w, t)| word_matches(w, t))
-        })
+        let n = self.words.len();
+        tokens.sequence.len() >= n
+            && tokens
+                .sequence
+                .windows(n)
+                .any(|window| self.words.iter().zip(window).all(|(w, t)| w.matches(t)))
     }
-}
-
-fn word_matches(word: &str, token: &str) -> bool {
-    token.starts_with(word) || (word.chars().count() >= 6 && token.contains(word))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -241,7 +271,7 @@ impl RoutingRules {
         sender: Option<&EmailAddress>,
         recipients: &[EmailAddress],
     ) -> RuleVerdict {
-        let tokens: Vec<String> = words(text).collect();
+        let tokens = Tokens::of(text);
         let mut verdict = RuleVerdict::default();
         for rules in &self.departments {
             let mut m = RuleMatch {

@@ -153,6 +153,35 @@ impl Store {
         Ok(())
     }
 
+    /// Makes the knowledge_entries table hold these entries (insert or update by id), so the
+    /// database keeps every entry the index was built from.
+    pub async fn sync_knowledge(
+        &self,
+        entries: &[crate::routing::KnowledgeEntry],
+        origin: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let at = now();
+        for e in entries {
+            sqlx::query(
+                "INSERT INTO knowledge_entries (id, department_id, subject, text, answer, origin, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET department_id = excluded.department_id, \
+                 subject = excluded.subject, text = excluded.text, answer = excluded.answer, origin = excluded.origin",
+            )
+            .bind(text(&e.id))
+            .bind(e.department.as_deref())
+            .bind(text(&e.subject))
+            .bind(text(&e.text))
+            .bind(text(&e.answer))
+            .bind(origin)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Stores a message that could not be parsed. Returns false when the same bytes were
     /// already quarantined.
     pub async fn quarantine(

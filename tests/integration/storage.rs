@@ -82,6 +82,12 @@ async fn pipeline_behaves(database_url: Option<&str>) {
     assert_eq!(app.store().counts().await.unwrap().outbox_pending, 0);
     let audit_free = helpers::count(&app, "SELECT COUNT(*) FROM routing_decisions").await;
     assert_eq!(audit_free, 3, "one decision per case");
+    let knowledge = helpers::count(&app, "SELECT COUNT(*) FROM knowledge_entries").await;
+    assert_eq!(
+        knowledge as usize,
+        app.triage.classifier().index().len(),
+        "the database keeps every indexed entry"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
