@@ -139,6 +139,8 @@ pub struct Application {
     pub transport: Transport,
     /// Retry policy of the outbox.
     pub retry: RetryPolicy,
+    /// IMAP accounts to read.
+    pub imap_accounts: Vec<Arc<crate::source::imap::ImapAccount>>,
 }
 
 impl Application {
@@ -196,11 +198,29 @@ impl Application {
                 own_addresses,
                 fallback_department: config.routing.fallback_department.clone(),
                 max_message_bytes: config.limits.max_message_bytes,
+                max_automatic_per_sender_per_day: config.outbox.max_automatic_per_sender_per_day,
+                forward_reply_to_citizen: config.outbox.forward_reply_to
+                    == crate::config::ForwardReplyTo::Citizen,
             },
         );
-        let transport = Transport::File(
-            FileTransport::new(&config.outbox_dir()).context("creating the outbox folder")?,
-        );
+        let transport = match &config.smtp {
+            Some(smtp) => Transport::Smtp(Box::new(
+                crate::outbox::smtp::SmtpTransport::new(
+                    smtp.clone(),
+                    EmailAddress::parse(&m.kontaktcenter_address)?,
+                )
+                .context("setting up smtp")?,
+            )),
+            None => Transport::File(
+                FileTransport::new(&config.outbox_dir()).context("creating the outbox folder")?,
+            ),
+        };
+        let imap_accounts = config
+            .imap
+            .iter()
+            .map(|a| crate::source::imap::ImapAccount::new(a.clone()).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()
+            .context("setting up imap accounts")?;
         let retry = RetryPolicy {
             base_seconds: config.outbox.retry_base_seconds as i64,
             max_delay_seconds: 3600,
@@ -211,6 +231,7 @@ impl Application {
             triage,
             transport,
             retry,
+            imap_accounts,
         })
     }
 
@@ -233,7 +254,7 @@ impl Application {
         }
     }
 
-    /// Runs the Maildir worker, the outbox worker and the web server until `shutdown`
+    /// Runs the Maildir and IMAP workers, the outbox worker and the web server until `shutdown`
     /// turns true; each worker finishes the message in hand first.
     pub async fn run(
         self,
@@ -265,6 +286,17 @@ impl Application {
                 }
             })
         };
+        let mut folders = Vec::new();
+        for account in &app.imap_accounts {
+            for folder in &account.config().folders {
+                folders.push(tokio::spawn(crate::source::imap::watch_folder(
+                    app.triage.clone(),
+                    Arc::clone(account),
+                    folder.clone(),
+                    shutdown.clone(),
+                )));
+            }
+        }
         let delivery = {
             let app = Arc::clone(&app);
             let mut shutdown = shutdown.clone();
@@ -291,6 +323,9 @@ impl Application {
         });
         web.await?;
         intake.await?;
+        for folder in folders {
+            folder.await?;
+        }
         delivery.await?;
         app.store().close().await;
         Ok(())

@@ -53,6 +53,191 @@ pub struct Config {
     pub web: WebConfig,
     /// Limits against hostile input.
     pub limits: LimitsConfig,
+    /// IMAP mailboxes to read (`[[imap]]`, any number).
+    pub imap: Vec<ImapAccountConfig>,
+    /// The SMTP server that sends; without it, mail is written as files into the outbox folder.
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// How a connection is protected.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    #[default]
+    Tls,
+    /// A plain connection upgraded with STARTTLS (IMAP 143, SMTP 587).
+    Starttls,
+    /// No encryption at all: only for a server on the same machine or a test.
+    Plain,
+}
+
+/// How to log in.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// Username and password (IMAP LOGIN, SMTP PLAIN/LOGIN).
+    #[default]
+    Password,
+    /// SASL XOAUTH2 with an OAuth 2.0 access token (Microsoft 365, Google Workspace).
+    Xoauth2,
+    /// No authentication (SMTP relay on the same machine).
+    None,
+}
+
+/// Where XOAUTH2 access tokens come from.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// A command that prints an access token on standard output, e.g. `["/usr/local/bin/get-token", "imap"]`.
+    pub token_command: Vec<String>,
+    /// OAuth 2.0 token endpoint for the client-credentials grant
+    /// (Microsoft 365: `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`).
+    pub token_url: String,
+    /// Application (client) id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: Secret,
+    /// Scope (Microsoft 365: `https://outlook.office365.com/.default`).
+    pub scope: String,
+}
+
+/// What happens to a mail in the IMAP folder once its case is committed. Nothing is ever deleted.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterProcessing {
+    /// Set the `\Seen` flag.
+    #[default]
+    Seen,
+    /// Move it to `move_to` (MOVE, or COPY + `\Deleted` + UID EXPUNGE of that one message).
+    Move,
+}
+
+/// `[[imap]]`: one IMAP account.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImapAccountConfig {
+    /// A short name for logs, the panel and checkpoints; unique.
+    pub name: String,
+    /// Server host name.
+    pub host: String,
+    /// Port; 0 means 993 for tls, 143 otherwise.
+    pub port: u16,
+    /// tls, starttls or plain.
+    pub security: Security,
+    /// Extra CA certificate (PEM) to trust, for a municipality's own CA.
+    pub ca_file: Option<PathBuf>,
+    /// password or xoauth2.
+    pub auth: AuthMethod,
+    /// Login name.
+    pub username: String,
+    /// Password (for auth = "password").
+    pub password: Secret,
+    /// Token source (for auth = "xoauth2").
+    pub oauth: OAuthConfig,
+    /// Folders to read; each gets its own connection (IDLE watches one folder).
+    pub folders: Vec<String>,
+    /// seen or move.
+    pub after_processing: AfterProcessing,
+    /// Folder to move processed mail to (after_processing = "move"); created when missing.
+    pub move_to: String,
+    /// Messages fetched per round trip.
+    pub batch_size: usize,
+    /// Seconds between checks when the server has no IDLE.
+    pub poll_seconds: u64,
+    /// IDLE is renewed after this many seconds (servers drop it after 30 minutes).
+    pub idle_renew_seconds: u64,
+    /// Warn (logs, panel) when the mailbox has been unreachable this long.
+    pub unreachable_warning_minutes: u64,
+}
+
+impl Default for ImapAccountConfig {
+    fn default() -> Self {
+        Self {
+            name: "kontaktcenter".into(),
+            host: String::new(),
+            port: 0,
+            security: Security::Tls,
+            ca_file: None,
+            auth: AuthMethod::Password,
+            username: String::new(),
+            password: Secret::default(),
+            oauth: OAuthConfig::default(),
+            folders: vec!["INBOX".into()],
+            after_processing: AfterProcessing::Seen,
+            move_to: "Brevduva/Behandlat".into(),
+            batch_size: 50,
+            poll_seconds: 60,
+            idle_renew_seconds: 25 * 60,
+            unreachable_warning_minutes: 15,
+        }
+    }
+}
+
+impl ImapAccountConfig {
+    /// The port, with the default for the security mode.
+    pub fn effective_port(&self) -> u16 {
+        match (self.port, self.security) {
+            (0, Security::Tls) => 993,
+            (0, _) => 143,
+            (p, _) => p,
+        }
+    }
+}
+
+/// `[smtp]`: the server that sends forwards, acknowledgements and replies.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// Server host name.
+    pub host: String,
+    /// Port; 0 means 465 for tls, 587 for starttls, 25 for plain.
+    pub port: u16,
+    /// tls, starttls or plain.
+    pub security: Security,
+    /// Extra CA certificate (PEM) to trust.
+    pub ca_file: Option<PathBuf>,
+    /// password, xoauth2 or none.
+    pub auth: AuthMethod,
+    /// Login name.
+    pub username: String,
+    /// Password (auth = "password").
+    pub password: Secret,
+    /// Token source (auth = "xoauth2").
+    pub oauth: OAuthConfig,
+    /// Seconds before a connection attempt or command times out.
+    pub timeout_seconds: u64,
+    /// Connections kept open.
+    pub pool_size: u32,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 0,
+            security: Security::Starttls,
+            ca_file: None,
+            auth: AuthMethod::Password,
+            username: String::new(),
+            password: Secret::default(),
+            oauth: OAuthConfig::default(),
+            timeout_seconds: 30,
+            pool_size: 4,
+        }
+    }
+}
+
+impl SmtpConfig {
+    /// The port, with the default for the security mode.
+    pub fn effective_port(&self) -> u16 {
+        match (self.port, self.security) {
+            (0, Security::Tls) => 465,
+            (0, Security::Starttls) => 587,
+            (0, Security::Plain) => 25,
+            (p, _) => p,
+        }
+    }
 }
 
 /// `[municipality]`
@@ -170,6 +355,21 @@ pub struct OutboxConfig {
     pub max_age_hours: u64,
     /// First retry delay in seconds; doubles with each attempt.
     pub retry_base_seconds: u64,
+    /// At most this many automatic mails (acknowledgements) to one address per day.
+    pub max_automatic_per_sender_per_day: u32,
+    /// Reply-To of forwards: "citizen" (departments answer the citizen directly) or "kontaktcenter".
+    pub forward_reply_to: ForwardReplyTo,
+}
+
+/// Where a department's "Reply" on a forward goes.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ForwardReplyTo {
+    /// To the citizen.
+    #[default]
+    Citizen,
+    /// Back to Kontaktcenter.
+    Kontaktcenter,
 }
 
 impl Default for OutboxConfig {
@@ -178,6 +378,8 @@ impl Default for OutboxConfig {
             dir: None,
             max_age_hours: 48,
             retry_base_seconds: 30,
+            max_automatic_per_sender_per_day: 5,
+            forward_reply_to: ForwardReplyTo::Citizen,
         }
     }
 }
@@ -350,6 +552,79 @@ impl Config {
                 "limits.max_message_bytes must be at least 1024".into(),
             );
         }
+        let mut names = std::collections::HashSet::new();
+        for account in &self.imap {
+            if account.name.is_empty() || !names.insert(account.name.as_str()) {
+                problem(
+                    "name",
+                    format!(
+                        "imap account name {:?} must be set and unique",
+                        account.name
+                    ),
+                );
+            }
+            if account.host.is_empty() {
+                problem(
+                    "host",
+                    format!("imap account {:?} has no host", account.name),
+                );
+            }
+            if account.username.is_empty() {
+                problem(
+                    "username",
+                    format!("imap account {:?} has no username", account.name),
+                );
+            }
+            if account.folders.is_empty() {
+                problem(
+                    "folders",
+                    format!("imap account {:?} reads no folders", account.name),
+                );
+            }
+            if account.batch_size == 0 || account.batch_size > 1000 {
+                problem(
+                    "batch_size",
+                    format!(
+                        "imap account {:?}: batch_size must be between 1 and 1000",
+                        account.name
+                    ),
+                );
+            }
+            if account.idle_renew_seconds == 0 || account.idle_renew_seconds >= 29 * 60 {
+                problem(
+                    "idle_renew_seconds",
+                    format!(
+                        "imap account {:?}: idle_renew_seconds must be between 1 and 1739",
+                        account.name
+                    ),
+                );
+            }
+            if account.after_processing == AfterProcessing::Move && account.move_to.is_empty() {
+                problem(
+                    "move_to",
+                    format!(
+                        "imap account {:?}: move_to must name a folder",
+                        account.name
+                    ),
+                );
+            }
+            if account.auth == AuthMethod::None {
+                problem(
+                    "auth",
+                    format!(
+                        "imap account {:?}: auth must be password or xoauth2",
+                        account.name
+                    ),
+                );
+            }
+            check_oauth(&mut problem, &account.name, account.auth, &account.oauth);
+        }
+        if let Some(smtp) = &self.smtp {
+            if smtp.host.is_empty() {
+                problem("host", "smtp.host is empty".into());
+            }
+            check_oauth(&mut problem, "smtp", smtp.auth, &smtp.oauth);
+        }
         if self.maildir.poll_seconds == 0 {
             problem(
                 "poll_seconds",
@@ -390,6 +665,31 @@ impl Config {
     /// The folder of the on-disk knowledge index.
     pub fn index_dir(&self) -> PathBuf {
         self.storage.data_dir.join("index")
+    }
+}
+
+fn check_oauth(
+    problem: &mut impl FnMut(&str, String),
+    name: &str,
+    auth: AuthMethod,
+    oauth: &OAuthConfig,
+) {
+    if auth != AuthMethod::Xoauth2 {
+        return;
+    }
+    let command = !oauth.token_command.is_empty();
+    let endpoint = !oauth.token_url.is_empty();
+    if command == endpoint {
+        problem(
+            "token_command",
+            format!("{name}: xoauth2 needs exactly one of oauth.token_command and oauth.token_url"),
+        );
+    }
+    if endpoint && (oauth.client_id.is_empty() || oauth.client_secret.expose().is_empty()) {
+        problem(
+            "client_id",
+            format!("{name}: oauth.token_url needs client_id and client_secret"),
+        );
     }
 }
 

@@ -75,6 +75,10 @@ pub struct TriageSettings {
     pub fallback_department: String,
     /// Larger messages are quarantined.
     pub max_message_bytes: usize,
+    /// At most this many acknowledgements to one address per day (loop protection).
+    pub max_automatic_per_sender_per_day: u32,
+    /// Whether a department's "Reply" on a forward goes to the citizen (else to Kontaktcenter).
+    pub forward_reply_to_citizen: bool,
 }
 
 /// Everything needed to triage mail.
@@ -224,15 +228,21 @@ impl Triage {
     ) -> Result<Outcome, TriageError> {
         let rules = self.classifier.rules();
         let department: Option<&Department> = c.department().and_then(|d| rules.department(d));
-        let automatic = mail.automation.auto_reply || mail.automation.bulk;
+        let looped = self.came_back(&mail);
+        let automatic = mail.automation.auto_reply || mail.automation.bulk || looped;
         let auto_routed = c.auto_route && department.is_some() && !automatic;
         let flags = CaseFlags {
             urgent: c.urgent() && !automatic,
             sensitive: department.is_some_and(|d| d.sensitive),
-            auto_reply: mail.automation.auto_reply,
+            auto_reply: mail.automation.auto_reply || looped,
             bulk: mail.automation.bulk,
         };
-        let explanation = match mail.automation.reason {
+        let reason = if looped {
+            Some("x-loop: our own mail came back")
+        } else {
+            mail.automation.reason
+        };
+        let explanation = match reason {
             Some(reason) if automatic => format!(
                 "Automatiskt meddelande ({reason}); skickas inte vidare. {}",
                 c.explanation()
@@ -361,6 +371,21 @@ impl Triage {
                 .collect(),
             message_key: &mail.parsed.content_hash,
         }
+    }
+
+    /// Whether a mail carries our own `X-Loop` mark: something sent our mail back.
+    fn came_back(&self, mail: &IncomingMail) -> bool {
+        let ours = self.settings.sender.address.without_plus_tag();
+        mail.parsed.automation.x_loop.iter().any(|v| {
+            EmailAddress::parse(v).is_ok_and(|a| {
+                a.without_plus_tag() == ours
+                    || self
+                        .settings
+                        .own_addresses
+                        .iter()
+                        .any(|o| o.without_plus_tag() == a.without_plus_tag())
+            })
+        })
     }
 
     fn is_own_address(&self, address: &EmailAddress) -> bool {

@@ -61,6 +61,8 @@ pub struct AutomationHeaders {
     pub null_return_path: bool,
     /// The top-level MIME type is `multipart/report` (delivery or read reports).
     pub report: bool,
+    /// `X-Loop` values, lowercased: an address here that is ours means our own mail came back.
+    pub x_loop: Vec<String>,
 }
 
 /// A mail as Brevduva understands it. The raw bytes are kept beside it, unchanged.
@@ -200,6 +202,11 @@ pub fn parse_mail(raw: &[u8], max_bytes: usize) -> Result<ParsedMail, ParseError
             .header_raw("Return-Path")
             .is_some_and(|v| v.trim() == "<>"),
         report,
+        x_loop: message
+            .header_values("X-Loop")
+            .filter_map(|v| v.as_text())
+            .map(|t| t.trim().to_lowercase())
+            .collect(),
     };
 
     if from.is_none() && subject.is_empty() && text.trim().is_empty() && attachments.is_empty() {

@@ -2,6 +2,7 @@
 //! worker that delivers outbox entries through a transport with retries.
 
 mod compose;
+pub mod smtp;
 mod templates;
 mod transport;
 

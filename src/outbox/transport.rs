@@ -1,5 +1,5 @@
 //! How an outbox entry leaves: the embedded default writes each message as an `.eml` file
-//! into a folder. SMTP joins it as a second transport.
+//! into a folder; in production, SMTP ([`super::smtp`]).
 
 use crate::store::OutboxEntry;
 use std::path::{Path, PathBuf};
@@ -66,10 +66,12 @@ impl FileTransport {
 }
 
 /// The configured transport.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Transport {
     /// Files in a folder.
     File(FileTransport),
+    /// An SMTP server.
+    Smtp(Box<super::smtp::SmtpTransport>),
 }
 
 impl Transport {
@@ -77,6 +79,7 @@ impl Transport {
     pub async fn send(&self, entry: &OutboxEntry) -> Result<(), TransportError> {
         match self {
             Transport::File(t) => t.send(entry).await,
+            Transport::Smtp(t) => t.send(entry).await,
         }
     }
 }

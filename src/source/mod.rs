@@ -1,6 +1,7 @@
 //! Where mail comes from: a Maildir folder watched by `run` and `demo`, and files given to
 //! `brevduva import`.
 
+pub mod imap;
 pub mod import;
 mod maildir;
 

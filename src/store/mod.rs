@@ -5,9 +5,11 @@
 //! `migrations/sqlite` and `migrations/postgres`, file for file, and runs at start.
 
 mod cases;
+mod mailboxes;
 mod outbox;
 
 pub use cases::{CaseRow, NewCase, NewDecision, NewMessage, ThreadMatch};
+pub use mailboxes::{Checkpoint, MailboxStatus};
 pub use outbox::{NewOutboxEntry, OutboxEntry};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

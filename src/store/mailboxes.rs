@@ -1,0 +1,137 @@
+//! IMAP checkpoints (UIDVALIDITY and the last UID handled, per folder) and the connection
+//! state of each mailbox, for logs and the panel.
+
+use super::{now, text, Store, StoreError};
+
+/// Where reading a folder stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The folder's UIDVALIDITY when the checkpoint was written.
+    pub uid_validity: u32,
+    /// The highest UID whose case is committed and whose mail is marked.
+    pub last_uid: u32,
+}
+
+/// A mailbox's connection state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MailboxStatus {
+    /// `account/folder`.
+    pub mailbox: String,
+    /// `connected` or `unreachable`.
+    pub state: String,
+    /// Last successful fetch, unix seconds.
+    pub last_success_at: Option<i64>,
+    /// Unreachable since, unix seconds.
+    pub failing_since: Option<i64>,
+    /// The last error.
+    pub last_error: Option<String>,
+}
+
+impl Store {
+    /// The checkpoint of a folder, if any.
+    pub async fn checkpoint(
+        &self,
+        account: &str,
+        folder: &str,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        let row: Option<(i64, i64)> = sqlx::query_as("SELECT uid_validity, last_uid FROM imap_checkpoints WHERE account = $1 AND folder = $2")
+            .bind(account)
+            .bind(folder)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|(v, u)| Checkpoint {
+            uid_validity: v as u32,
+            last_uid: u as u32,
+        }))
+    }
+
+    /// Writes a folder's checkpoint.
+    pub async fn save_checkpoint(
+        &self,
+        account: &str,
+        folder: &str,
+        checkpoint: Checkpoint,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO imap_checkpoints (account, folder, uid_validity, last_uid, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (account, folder) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(account)
+        .bind(folder)
+        .bind(i64::from(checkpoint.uid_validity))
+        .bind(i64::from(checkpoint.last_uid))
+        .bind(now())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records a successful fetch.
+    pub async fn mailbox_succeeded(&self, mailbox: &str) -> Result<(), StoreError> {
+        let at = now();
+        sqlx::query(
+            "INSERT INTO mailbox_status (mailbox, state, last_success_at, failing_since, last_error, updated_at) \
+             VALUES ($1, 'connected', $2, NULL, NULL, $3) ON CONFLICT (mailbox) DO UPDATE SET state = 'connected', \
+             last_success_at = excluded.last_success_at, failing_since = NULL, last_error = NULL, updated_at = excluded.updated_at",
+        )
+        .bind(mailbox)
+        .bind(at)
+        .bind(at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records a failure; returns since when the mailbox has been failing.
+    pub async fn mailbox_failed(&self, mailbox: &str, error: &str) -> Result<i64, StoreError> {
+        let at = now();
+        let since: i64 = sqlx::query_scalar(
+            "INSERT INTO mailbox_status (mailbox, state, last_success_at, failing_since, last_error, updated_at) \
+             VALUES ($1, 'unreachable', NULL, $2, $3, $4) ON CONFLICT (mailbox) DO UPDATE SET state = 'unreachable', \
+             failing_since = COALESCE(mailbox_status.failing_since, excluded.failing_since), last_error = excluded.last_error, \
+             updated_at = excluded.updated_at RETURNING failing_since",
+        )
+        .bind(mailbox)
+        .bind(at)
+        .bind(text(error))
+        .bind(at)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(since)
+    }
+
+    /// Every mailbox's state.
+    pub async fn mailbox_statuses(&self) -> Result<Vec<MailboxStatus>, StoreError> {
+        type Row = (String, String, Option<i64>, Option<i64>, Option<String>);
+        let rows: Vec<Row> =
+            sqlx::query_as("SELECT mailbox, state, last_success_at, failing_since, last_error FROM mailbox_status ORDER BY mailbox")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(mailbox, state, last_success_at, failing_since, last_error)| MailboxStatus {
+                    mailbox,
+                    state,
+                    last_success_at,
+                    failing_since,
+                    last_error,
+                },
+            )
+            .collect())
+    }
+
+    /// How many acknowledgements went to an address since a moment (loop protection).
+    pub async fn acknowledgements_since(
+        &self,
+        recipient: &str,
+        since: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND kind = 'acknowledgement' AND created_at >= $2")
+            .bind(recipient)
+            .bind(since)
+            .fetch_one(self.pool())
+            .await?)
+    }
+}
