@@ -25,6 +25,18 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Replaces `env:NAME` with the value of the environment variable `NAME`, so passwords
+    /// need not be written in the file.
+    fn resolve(&mut self, env: &std::collections::HashMap<String, String>) -> Result<(), String> {
+        if let Some(name) = self.0.strip_prefix("env:") {
+            match env.get(name) {
+                Some(value) => self.0 = value.clone(),
+                None => return Err(format!("environment variable {name} is not set")),
+            }
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Debug for Secret {
@@ -439,10 +451,13 @@ impl Config {
         // Parse the file alone first, so that errors point at its lines.
         let mut config: Config = toml::from_str(&source)
             .map_err(|e| Problems(vec![Problem::from_toml(&origin, &source, &e)]))?;
-        let overrides: Vec<(String, String)> = env
-            .into_iter()
+        let env: std::collections::HashMap<String, String> = env.into_iter().collect();
+        let mut overrides: Vec<(String, String)> = env
+            .iter()
             .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        overrides.sort();
         if !overrides.is_empty() {
             let mut table: toml::Table = toml::from_str(&source).unwrap_or_default();
             for (key, value) in &overrides {
@@ -459,8 +474,22 @@ impl Config {
         if let Some(base) = file.and_then(Path::parent) {
             config.resolve_paths(base);
         }
+        config.resolve_secrets(&env).map_err(|message| Problems(vec![Problem::in_file(&origin, message)]))?;
         config.validate(&origin, &source)?;
         Ok(config)
+    }
+
+    fn resolve_secrets(&mut self, env: &std::collections::HashMap<String, String>) -> Result<(), String> {
+        self.storage.database_url.resolve(env)?;
+        for account in &mut self.imap {
+            account.password.resolve(env)?;
+            account.oauth.client_secret.resolve(env)?;
+        }
+        if let Some(smtp) = &mut self.smtp {
+            smtp.password.resolve(env)?;
+            smtp.oauth.client_secret.resolve(env)?;
+        }
+        Ok(())
     }
 
     fn resolve_paths(&mut self, base: &Path) {
@@ -470,6 +499,14 @@ impl Config {
             }
         };
         resolve(&mut self.storage.data_dir);
+        for account in &mut self.imap {
+            if let Some(p) = &mut account.ca_file {
+                resolve(p);
+            }
+        }
+        if let Some(p) = self.smtp.as_mut().and_then(|s| s.ca_file.as_mut()) {
+            resolve(p);
+        }
         for p in [
             &mut self.routing.rules_dir,
             &mut self.routing.knowledge_dir,
@@ -776,6 +813,15 @@ mod tests {
             !format!("{config:?}").contains("pw"),
             "secrets must not print"
         );
+    }
+
+    #[test]
+    fn secrets_can_come_from_the_environment() {
+        let (_dir, path) = write("[[imap]]\nname = \"kc\"\nhost = \"imap.example\"\nusername = \"kc\"\npassword = \"env:KC_IMAP_PASSWORD\"\n");
+        let config = Config::load(Some(&path), [("KC_IMAP_PASSWORD".to_owned(), "hemligt".to_owned())]).unwrap();
+        assert_eq!(config.imap[0].password.expose(), "hemligt");
+        let err = Config::load(Some(&path), []).unwrap_err();
+        assert!(err.to_string().contains("KC_IMAP_PASSWORD is not set"), "{err}");
     }
 
     #[test]

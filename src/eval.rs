@@ -1,7 +1,7 @@
 //! `brevduva eval`: the real classifier, in memory, on labelled enquiries in the JSONL
 //! format of `shared/eval` — routing accuracy, abstention, answer ranking and latency.
 
-use crate::diagnostics::{Problem, Problems};
+use crate::diagnostics::Problems;
 use crate::routing::{
     Classifier, ClassifierSettings, Enquiry, KnowledgeEntry, KnowledgeIndex, RoutingRules,
 };
@@ -30,22 +30,8 @@ pub struct EvalItem {
 
 /// Parses test items from JSON Lines, naming the line of every bad one.
 pub fn parse_items(file: &Path, source: &str) -> Result<Vec<EvalItem>, Problems> {
-    let mut items = Vec::new();
-    let mut problems = Problems::default();
-    for (i, line) in source.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<EvalItem>(line) {
-            Ok(item) => items.push(item),
-            Err(e) => problems.push(Problem {
-                file: file.to_owned(),
-                line: Some(i + 1),
-                message: format!("not a test item: {e}"),
-            }),
-        }
-    }
-    problems.into_result(items)
+    let (items, problems) = crate::diagnostics::json_lines::<EvalItem>(file, source, "a test item");
+    problems.into_result(items.into_iter().map(|(_, item)| item).collect())
 }
 
 /// Per-department figures.

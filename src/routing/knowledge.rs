@@ -52,42 +52,22 @@ pub struct KnowledgeEntry {
 
 /// Parses knowledge entries from JSON Lines, naming the line of every bad one.
 pub fn parse_jsonl(file: &Path, source: &str) -> Result<Vec<KnowledgeEntry>, Problems> {
-    let mut entries = Vec::new();
-    let mut problems = Problems::default();
+    let (parsed, mut problems) = crate::diagnostics::json_lines::<KnowledgeEntry>(file, source, "a knowledge entry");
+    let mut entries = Vec::with_capacity(parsed.len());
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, line) in source.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let problem = |message: String| Problem {
-            file: file.to_owned(),
-            line: Some(i + 1),
-            message,
-        };
-        match serde_json::from_str::<KnowledgeEntry>(line) {
-            Ok(entry) => {
-                if entry.id.trim().is_empty() {
-                    problems.push(problem("entry has an empty id".into()));
-                } else if let Some(first) = seen.insert(entry.id.clone(), i + 1) {
-                    problems.push(problem(format!(
-                        "id {:?} was already used on line {first}",
-                        entry.id
-                    )));
-                } else if entry.subject.trim().is_empty()
-                    && entry.text.trim().is_empty()
-                    && entry.answer.trim().is_empty()
-                {
-                    problems.push(problem(format!(
-                        "entry {:?} has no subject, text or answer",
-                        entry.id
-                    )));
-                } else {
-                    entries.push(entry);
-                }
-            }
-            Err(e) => problems.push(problem(format!("not a knowledge entry: {e}"))),
+    for (line, entry) in parsed {
+        let problem = |message: String| Problem { file: file.to_owned(), line: Some(line), message };
+        if entry.id.trim().is_empty() {
+            problems.push(problem("entry has an empty id".into()));
+        } else if let Some(first) = seen.insert(entry.id.clone(), line) {
+            problems.push(problem(format!("id {:?} was already used on line {first}", entry.id)));
+        } else if [&entry.subject, &entry.text, &entry.answer].iter().all(|t| t.trim().is_empty()) {
+            problems.push(problem(format!("entry {:?} has no subject, text or answer", entry.id)));
+        } else {
+            entries.push(entry);
         }
     }
+    problems.0.sort_by_key(|p| p.line);
     problems.into_result(entries)
 }
 

@@ -2,9 +2,11 @@
 //! `scripts/test.sh`, URL in `BREVDUVA_TEST_POSTGRES_URL`), and the real `brevduva` binary.
 
 mod helpers;
+mod servers;
 
 mod cli;
 mod corpus;
 mod crash;
 mod logs;
+mod mail;
 mod storage;

@@ -1,0 +1,267 @@
+//! Real mail: the IMAP worker against a real Dovecot and the SMTP outbox against a real
+//! smtp-sink (both started per test on free loopback ports by `servers`).
+
+use crate::helpers;
+use crate::servers::{Dovecot, SmtpSink};
+use brevduva::app::Application;
+use brevduva::config::{AuthMethod, Config, ImapAccountConfig, Secret, Security, SmtpConfig};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// A configuration reading kc's INBOX on the Dovecot and sending through the sink.
+pub fn mail_config(dir: &Path, dovecot: &Dovecot, sink: &SmtpSink) -> Config {
+    let mut config = helpers::config(dir, None);
+    config.maildir.enabled = false;
+    config.web.listen = "127.0.0.1:0".into();
+    config.outbox.retry_base_seconds = 1;
+    config.imap = vec![ImapAccountConfig {
+        name: "kc".into(),
+        host: "127.0.0.1".into(),
+        port: dovecot.port(),
+        security: Security::Plain,
+        username: "kc".into(),
+        password: Secret::new("secret"),
+        batch_size: 100,
+        ..Default::default()
+    }];
+    config.smtp = Some(SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: sink.port(),
+        security: Security::Plain,
+        auth: AuthMethod::None,
+        timeout_seconds: 10,
+        ..Default::default()
+    });
+    config
+}
+
+/// The service running in the background of a test.
+pub struct Running {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The store, to look at while it runs.
+    pub store: brevduva::store::Store,
+}
+
+impl Running {
+    pub async fn start(config: Config) -> Running {
+        let app = Application::build(config).await.expect("builds");
+        let store = app.store().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(app.run(listener, rx));
+        Running { stop, task, store }
+    }
+
+    pub async fn stop(self) {
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(30), self.task).await.expect("stops in time").unwrap().unwrap();
+    }
+}
+
+/// Waits until `check` holds, polling; panics with `what` after `timeout`.
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn header(raw: &[u8], name: &str) -> Option<String> {
+    let parsed = mail_parser::MessageParser::default().parse(raw)?;
+    parsed.header_raw(name).map(|v| v.trim().to_owned())
+}
+
+fn kind(raw: &[u8]) -> &'static str {
+    match header(raw, "Message-ID") {
+        Some(id) if id.starts_with("<forward.") => "forward",
+        Some(id) if id.starts_with("<acknowledgement.") => "acknowledgement",
+        _ => "other",
+    }
+}
+
+async fn cases(store: &brevduva::store::Store) -> i64 {
+    store.counts().await.unwrap().cases
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_appended_while_idling_is_triaged_forwarded_and_acknowledged() {
+    let dovecot = Dovecot::start(false);
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let running = Running::start(mail_config(dir.path(), &dovecot, &sink)).await;
+    let store = running.store.clone();
+    eventually(Duration::from_secs(20), "mailbox connected", || async {
+        store.mailbox_statuses().await.unwrap().iter().any(|m| m.state == "connected")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // now idling
+
+    let started = Instant::now();
+    dovecot.append("INBOX", &helpers::citizen_mail(1)); // a building permit question: forwarded
+    let arrived = tokio::task::spawn_blocking(move || {
+        let n = sink.wait_for(2, Duration::from_secs(30));
+        (n, sink)
+    });
+    let (n, sink) = arrived.await.unwrap();
+    let latency = started.elapsed();
+    eprintln!("idle to forward and acknowledgement at the smtp server: {latency:?}");
+    assert_eq!(n, 2, "a forward and an acknowledgement");
+    let messages = sink.messages();
+    let ack = messages.iter().find(|m| kind(m) == "acknowledgement").expect("acknowledgement sent");
+    assert_eq!(header(ack, "Auto-Submitted").as_deref(), Some("auto-replied"));
+    assert!(header(ack, "X-Loop").is_some());
+    let forward = messages.iter().find(|m| kind(m) == "forward").expect("forward sent");
+    let subject = mail_parser::MessageParser::default().parse(forward).unwrap().subject().unwrap().to_owned();
+    assert!(subject.starts_with("[KC-"), "{subject}");
+    assert_eq!(header(forward, "Reply-To").as_deref(), Some("medborgare1@example.se"));
+    assert_eq!(dovecot.count("INBOX"), (1, 1), "kept and marked seen, not deleted");
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_of_1000_messages_is_processed_exactly_once() {
+    let dovecot = Dovecot::start(false);
+    let sink = SmtpSink::start();
+    let mails: Vec<Vec<u8>> = (0..1000).map(helpers::citizen_mail).collect();
+    dovecot.append_many("INBOX", &mails);
+    let dir = tempfile::tempdir().unwrap();
+    let running = Running::start(mail_config(dir.path(), &dovecot, &sink)).await;
+    let store = running.store.clone();
+    let started = Instant::now();
+    eventually(Duration::from_secs(240), "1000 cases and an empty outbox", || async {
+        let c = store.counts().await.unwrap();
+        c.cases == 1000 && c.outbox_pending == 0
+    })
+    .await;
+    eprintln!("1000-message backlog: {:?}", started.elapsed());
+    let counts = store.counts().await.unwrap();
+    assert_eq!(counts.messages, 1000);
+    let sent = sink.wait_for(counts.outbox as usize, Duration::from_secs(30));
+    assert_eq!(sent as i64, counts.outbox, "every outbox entry reached the server once");
+    assert_eq!(dovecot.count("INBOX"), (1000, 1000));
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dovecot_restarting_and_smtp_failing_temporarily_lose_nothing() {
+    let mut dovecot = Dovecot::start(false);
+    let mut sink = SmtpSink::start_rejecting_temporarily();
+    let dir = tempfile::tempdir().unwrap();
+    let running = Running::start(mail_config(dir.path(), &dovecot, &sink)).await;
+    let store = running.store.clone();
+    for i in 0..5 {
+        dovecot.append("INBOX", &helpers::citizen_mail(i));
+    }
+    eventually(Duration::from_secs(30), "first five cases", || async { cases(&store).await == 5 }).await;
+    dovecot.restart();
+    for i in 5..10 {
+        dovecot.append("INBOX", &helpers::citizen_mail(i));
+    }
+    eventually(Duration::from_secs(90), "ten cases after the restart", || async { cases(&store).await == 10 }).await;
+    let failed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE attempts > 0 AND status = 'pending'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert!(failed > 0, "the sink refused temporarily, so entries wait for a retry");
+    sink.switch_to_accepting();
+    eventually(Duration::from_secs(120), "outbox delivered after recovery", || async {
+        store.counts().await.unwrap().outbox_pending == 0
+    })
+    .await;
+    let counts = store.counts().await.unwrap();
+    assert_eq!(counts.messages, 10);
+    let dead: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'dead'").fetch_one(store.pool()).await.unwrap();
+    assert_eq!(dead, 0);
+    assert_eq!(sink.wait_for(counts.outbox as usize, Duration::from_secs(30)) as i64, counts.outbox);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_smtp_refusal_ends_in_the_dead_letter_state_with_the_reason() {
+    let dovecot = Dovecot::start(false);
+    let sink = SmtpSink::start_rejecting_permanently();
+    let dir = tempfile::tempdir().unwrap();
+    let app = Application::build(mail_config(dir.path(), &dovecot, &sink)).await.unwrap();
+    app.triage.process(helpers::citizen_mail(3), "test").await.unwrap();
+    let report = app.flush_outbox().await.unwrap();
+    assert_eq!(report.sent, 0);
+    assert!(report.dead >= 1, "{report:?}");
+    let (status, error): (String, Option<String>) =
+        sqlx::query_as("SELECT status, last_error FROM outbox ORDER BY id LIMIT 1").fetch_one(app.store().pool()).await.unwrap();
+    assert_eq!(status, "dead");
+    let error = error.expect("the server's answer is kept");
+    assert!(error.contains('5'), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implicit_tls_and_starttls_connections_are_verified_against_the_ca() {
+    let dovecot = Dovecot::start(true);
+    let sink = SmtpSink::start();
+    for (security, port) in [(Security::Tls, dovecot.tls_port().unwrap()), (Security::Starttls, dovecot.port())] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = mail_config(dir.path(), &dovecot, &sink);
+        config.imap[0].security = security;
+        config.imap[0].port = port;
+        config.imap[0].host = "localhost".into();
+        config.imap[0].ca_file = dovecot.ca_pem_path();
+        let account = brevduva::source::imap::ImapAccount::new(config.imap[0].clone()).unwrap();
+        let mut session = account.connect().await.unwrap_or_else(|e| panic!("{security:?}: {e}"));
+        session.select("INBOX").await.unwrap();
+        session.logout().await.unwrap();
+        // Without the CA the server is not trusted.
+        config.imap[0].ca_file = None;
+        let untrusted = brevduva::source::imap::ImapAccount::new(config.imap[0].clone()).unwrap();
+        assert!(untrusted.connect().await.is_err(), "{security:?} must verify the certificate");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auto_responder_answering_our_acknowledgements_does_not_start_a_loop() {
+    let dovecot = Dovecot::start(false);
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let running = Running::start(mail_config(dir.path(), &dovecot, &sink)).await;
+    let store = running.store.clone();
+    dovecot.append("INBOX", &helpers::citizen_mail(7));
+    let sink = tokio::task::spawn_blocking(move || {
+        sink.wait_for(1, Duration::from_secs(30));
+        sink
+    })
+    .await
+    .unwrap();
+    eventually(Duration::from_secs(30), "outbox delivered", || async { store.counts().await.unwrap().outbox_pending == 0 }).await;
+    let before = sink.messages().len();
+    let ack = sink.messages().into_iter().find(|m| kind(m) == "acknowledgement").expect("acknowledged");
+    let ack_id = header(&ack, "Message-ID").unwrap();
+
+    // 1. An out-of-office reply to our acknowledgement, properly marked.
+    let ooo = format!(
+        "From: medborgare7@example.se\r\nTo: kontaktcenter@kommun.example\r\nSubject: Automatiskt svar: Vi har tagit emot\r\n\
+         Message-ID: <ooo1@example.se>\r\nIn-Reply-To: {ack_id}\r\nAuto-Submitted: auto-replied\r\n\r\nJag är borta.\r\n"
+    );
+    // 2. A badly behaved responder: no headers, no threading, but it quotes our X-Loop back.
+    let rude = "From: robot@example.net\r\nTo: kontaktcenter@kommun.example\r\nSubject: Re: ditt meddelande\r\n\
+         Message-ID: <rude1@example.net>\r\nX-Loop: kontaktcenter@kommun.example\r\n\r\nThanks for your mail\r\n";
+    // 3. A responder that answers every mail without marks: rate-limited per sender per day.
+    dovecot.append("INBOX", ooo.as_bytes());
+    dovecot.append("INBOX", rude.as_bytes());
+    for i in 0..8 {
+        let m = format!("From: loop@example.org\r\nTo: kontaktcenter@kommun.example\r\nSubject: Re: svar {i}\r\nMessage-ID: <loop{i}@example.org>\r\n\r\nHej igen {i}\r\n");
+        dovecot.append("INBOX", m.as_bytes());
+    }
+    eventually(Duration::from_secs(30), "all mail taken in", || async { store.counts().await.unwrap().messages == 11 }).await;
+    eventually(Duration::from_secs(30), "outbox delivered", || async { store.counts().await.unwrap().outbox_pending == 0 }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let acks_after: Vec<_> = sink.messages().into_iter().skip(before).filter(|m| kind(m) == "acknowledgement").collect();
+    let to_loop = acks_after.iter().filter(|m| header(m, "To").is_some_and(|t| t.contains("loop@example.org"))).count();
+    assert_eq!(to_loop, 5, "the daily limit per sender holds");
+    assert_eq!(acks_after.len(), 5, "nothing answered the out-of-office or the looping robot");
+    running.stop().await;
+}
