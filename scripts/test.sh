@@ -15,13 +15,24 @@ find_pg_bin() {
   return 1
 }
 
-if ! PG_BIN=$(find_pg_bin); then
-  log "installing PostgreSQL"
+# Debian packages the tests start as real servers: PostgreSQL, Dovecot (IMAP), Postfix's smtp-sink.
+missing=()
+find_pg_bin >/dev/null || missing+=(postgresql)
+command -v dovecot >/dev/null || missing+=(dovecot-imapd)
+command -v smtp-sink >/dev/null || missing+=(postfix)
+command -v openssl >/dev/null || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-  PG_BIN=$(find_pg_bin)
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The packages may start their own daemons; the tests run their own instances.
+  service postfix stop >/dev/null 2>&1 || true
+  service dovecot stop >/dev/null 2>&1 || true
+  service postgresql stop >/dev/null 2>&1 || true
 fi
+PG_BIN=$(find_pg_bin)
 
 WORK=$(mktemp -d /tmp/brevduva-test.XXXXXX)
 chmod 755 "$WORK"

@@ -474,12 +474,17 @@ impl Config {
         if let Some(base) = file.and_then(Path::parent) {
             config.resolve_paths(base);
         }
-        config.resolve_secrets(&env).map_err(|message| Problems(vec![Problem::in_file(&origin, message)]))?;
+        config
+            .resolve_secrets(&env)
+            .map_err(|message| Problems(vec![Problem::in_file(&origin, message)]))?;
         config.validate(&origin, &source)?;
         Ok(config)
     }
 
-    fn resolve_secrets(&mut self, env: &std::collections::HashMap<String, String>) -> Result<(), String> {
+    fn resolve_secrets(
+        &mut self,
+        env: &std::collections::HashMap<String, String>,
+    ) -> Result<(), String> {
         self.storage.database_url.resolve(env)?;
         for account in &mut self.imap {
             account.password.resolve(env)?;
@@ -818,10 +823,17 @@ mod tests {
     #[test]
     fn secrets_can_come_from_the_environment() {
         let (_dir, path) = write("[[imap]]\nname = \"kc\"\nhost = \"imap.example\"\nusername = \"kc\"\npassword = \"env:KC_IMAP_PASSWORD\"\n");
-        let config = Config::load(Some(&path), [("KC_IMAP_PASSWORD".to_owned(), "hemligt".to_owned())]).unwrap();
+        let config = Config::load(
+            Some(&path),
+            [("KC_IMAP_PASSWORD".to_owned(), "hemligt".to_owned())],
+        )
+        .unwrap();
         assert_eq!(config.imap[0].password.expose(), "hemligt");
         let err = Config::load(Some(&path), []).unwrap_err();
-        assert!(err.to_string().contains("KC_IMAP_PASSWORD is not set"), "{err}");
+        assert!(
+            err.to_string().contains("KC_IMAP_PASSWORD is not set"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -92,7 +92,11 @@ impl fmt::Display for Problems {
 
 /// Parses JSON Lines: each non-empty line into a `T`, with its 1-based line number; a line
 /// that is not a `T` becomes a problem naming the file and line.
-pub fn json_lines<T: serde::de::DeserializeOwned>(file: &Path, source: &str, what: &str) -> (Vec<(usize, T)>, Problems) {
+pub fn json_lines<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    source: &str,
+    what: &str,
+) -> (Vec<(usize, T)>, Problems) {
     let mut items = Vec::new();
     let mut problems = Problems::default();
     for (i, line) in source.lines().enumerate() {
@@ -101,7 +105,11 @@ pub fn json_lines<T: serde::de::DeserializeOwned>(file: &Path, source: &str, wha
         }
         match serde_json::from_str::<T>(line) {
             Ok(item) => items.push((i + 1, item)),
-            Err(e) => problems.push(Problem { file: file.to_owned(), line: Some(i + 1), message: format!("not {what}: {e}") }),
+            Err(e) => problems.push(Problem {
+                file: file.to_owned(),
+                line: Some(i + 1),
+                message: format!("not {what}: {e}"),
+            }),
         }
     }
     (items, problems)

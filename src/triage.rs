@@ -193,7 +193,7 @@ impl Triage {
                     &self.settings.sender,
                     &facts,
                     "followup",
-                    mail.parsed.from.as_ref(),
+                    self.reply_to(&mail),
                     &mail.raw,
                 ) {
                     Ok(m) => outbox.push(outbox_entry(thread.case_id, m)),
@@ -275,11 +275,26 @@ impl Triage {
             actor: None,
         };
         let message = self.new_message(&mail, dedupe_key, source);
-        let citizen = mail
+        let mut citizen = mail
             .parsed
             .from
             .clone()
             .filter(|a| flags.allows_acknowledgement() && !self.is_own_address(a));
+        if let Some(address) = &citizen {
+            let day_ago = crate::store::now() - 86_400;
+            let sent = self
+                .store
+                .acknowledgements_since(address.as_str(), day_ago)
+                .await?;
+            if sent >= i64::from(self.settings.max_automatic_per_sender_per_day) {
+                tracing::warn!(
+                    limit = self.settings.max_automatic_per_sender_per_day,
+                    "daily acknowledgement limit reached for a sender; not acknowledging"
+                );
+                citizen = None;
+            }
+        }
+        let reply_to = self.reply_to(&mail);
         let forward_to = department
             .filter(|d| auto_routed && d.id.as_str() != self.settings.fallback_department);
         let urgent_reason = flags.urgent.then(|| c.rules.urgent_terms.join(", "));
@@ -306,7 +321,7 @@ impl Triage {
                         &self.settings.sender,
                         &facts,
                         "forward",
-                        mail.parsed.from.as_ref(),
+                        reply_to,
                         &mail.raw,
                     ) {
                         Ok(m) => entries.push(outbox_entry(case_id, m)),
@@ -371,6 +386,14 @@ impl Triage {
                 .collect(),
             message_key: &mail.parsed.content_hash,
         }
+    }
+
+    /// Reply-To of a forward: the citizen, unless configured to be Kontaktcenter.
+    fn reply_to<'a>(&self, mail: &'a IncomingMail) -> Option<&'a EmailAddress> {
+        mail.parsed
+            .from
+            .as_ref()
+            .filter(|_| self.settings.forward_reply_to_citizen)
     }
 
     /// Whether a mail carries our own `X-Loop` mark: something sent our mail back.

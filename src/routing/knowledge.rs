@@ -52,17 +52,31 @@ pub struct KnowledgeEntry {
 
 /// Parses knowledge entries from JSON Lines, naming the line of every bad one.
 pub fn parse_jsonl(file: &Path, source: &str) -> Result<Vec<KnowledgeEntry>, Problems> {
-    let (parsed, mut problems) = crate::diagnostics::json_lines::<KnowledgeEntry>(file, source, "a knowledge entry");
+    let (parsed, mut problems) =
+        crate::diagnostics::json_lines::<KnowledgeEntry>(file, source, "a knowledge entry");
     let mut entries = Vec::with_capacity(parsed.len());
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (line, entry) in parsed {
-        let problem = |message: String| Problem { file: file.to_owned(), line: Some(line), message };
+        let problem = |message: String| Problem {
+            file: file.to_owned(),
+            line: Some(line),
+            message,
+        };
         if entry.id.trim().is_empty() {
             problems.push(problem("entry has an empty id".into()));
         } else if let Some(first) = seen.insert(entry.id.clone(), line) {
-            problems.push(problem(format!("id {:?} was already used on line {first}", entry.id)));
-        } else if [&entry.subject, &entry.text, &entry.answer].iter().all(|t| t.trim().is_empty()) {
-            problems.push(problem(format!("entry {:?} has no subject, text or answer", entry.id)));
+            problems.push(problem(format!(
+                "id {:?} was already used on line {first}",
+                entry.id
+            )));
+        } else if [&entry.subject, &entry.text, &entry.answer]
+            .iter()
+            .all(|t| t.trim().is_empty())
+        {
+            problems.push(problem(format!(
+                "entry {:?} has no subject, text or answer",
+                entry.id
+            )));
         } else {
             entries.push(entry);
         }

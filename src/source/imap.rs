@@ -266,6 +266,9 @@ pub async fn sync_folder(
     let last_uid = resume_after(checkpoint, uid_validity);
     let mut report = IntakeReport::default();
     if mailbox.exists == 0 {
+        store
+            .mailbox_succeeded(&mailbox_label(&config.name, folder))
+            .await?;
         return Ok(report);
     }
     let found = timed(

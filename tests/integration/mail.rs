@@ -56,7 +56,11 @@ impl Running {
 
     pub async fn stop(self) {
         self.stop.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(30), self.task).await.expect("stops in time").unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("stops in time")
+            .unwrap()
+            .unwrap();
     }
 }
 
@@ -98,7 +102,12 @@ async fn a_mail_appended_while_idling_is_triaged_forwarded_and_acknowledged() {
     let running = Running::start(mail_config(dir.path(), &dovecot, &sink)).await;
     let store = running.store.clone();
     eventually(Duration::from_secs(20), "mailbox connected", || async {
-        store.mailbox_statuses().await.unwrap().iter().any(|m| m.state == "connected")
+        store
+            .mailbox_statuses()
+            .await
+            .unwrap()
+            .iter()
+            .any(|m| m.state == "connected")
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await; // now idling
@@ -114,14 +123,35 @@ async fn a_mail_appended_while_idling_is_triaged_forwarded_and_acknowledged() {
     eprintln!("idle to forward and acknowledgement at the smtp server: {latency:?}");
     assert_eq!(n, 2, "a forward and an acknowledgement");
     let messages = sink.messages();
-    let ack = messages.iter().find(|m| kind(m) == "acknowledgement").expect("acknowledgement sent");
-    assert_eq!(header(ack, "Auto-Submitted").as_deref(), Some("auto-replied"));
+    let ack = messages
+        .iter()
+        .find(|m| kind(m) == "acknowledgement")
+        .expect("acknowledgement sent");
+    assert_eq!(
+        header(ack, "Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
     assert!(header(ack, "X-Loop").is_some());
-    let forward = messages.iter().find(|m| kind(m) == "forward").expect("forward sent");
-    let subject = mail_parser::MessageParser::default().parse(forward).unwrap().subject().unwrap().to_owned();
+    let forward = messages
+        .iter()
+        .find(|m| kind(m) == "forward")
+        .expect("forward sent");
+    let subject = mail_parser::MessageParser::default()
+        .parse(forward)
+        .unwrap()
+        .subject()
+        .unwrap()
+        .to_owned();
     assert!(subject.starts_with("[KC-"), "{subject}");
-    assert_eq!(header(forward, "Reply-To").as_deref(), Some("medborgare1@example.se"));
-    assert_eq!(dovecot.count("INBOX"), (1, 1), "kept and marked seen, not deleted");
+    assert_eq!(
+        header(forward, "Reply-To").as_deref(),
+        Some("medborgare1@example.se")
+    );
+    assert_eq!(
+        dovecot.count("INBOX"),
+        (1, 1),
+        "kept and marked seen, not deleted"
+    );
     running.stop().await;
 }
 
@@ -135,16 +165,23 @@ async fn a_backlog_of_1000_messages_is_processed_exactly_once() {
     let running = Running::start(mail_config(dir.path(), &dovecot, &sink)).await;
     let store = running.store.clone();
     let started = Instant::now();
-    eventually(Duration::from_secs(240), "1000 cases and an empty outbox", || async {
-        let c = store.counts().await.unwrap();
-        c.cases == 1000 && c.outbox_pending == 0
-    })
+    eventually(
+        Duration::from_secs(240),
+        "1000 cases and an empty outbox",
+        || async {
+            let c = store.counts().await.unwrap();
+            c.cases == 1000 && c.outbox_pending == 0
+        },
+    )
     .await;
     eprintln!("1000-message backlog: {:?}", started.elapsed());
     let counts = store.counts().await.unwrap();
     assert_eq!(counts.messages, 1000);
     let sent = sink.wait_for(counts.outbox as usize, Duration::from_secs(30));
-    assert_eq!(sent as i64, counts.outbox, "every outbox entry reached the server once");
+    assert_eq!(
+        sent as i64, counts.outbox,
+        "every outbox entry reached the server once"
+    );
     assert_eq!(dovecot.count("INBOX"), (1000, 1000));
     running.stop().await;
 }
@@ -159,27 +196,47 @@ async fn dovecot_restarting_and_smtp_failing_temporarily_lose_nothing() {
     for i in 0..5 {
         dovecot.append("INBOX", &helpers::citizen_mail(i));
     }
-    eventually(Duration::from_secs(30), "first five cases", || async { cases(&store).await == 5 }).await;
+    eventually(Duration::from_secs(30), "first five cases", || async {
+        cases(&store).await == 5
+    })
+    .await;
     dovecot.restart();
     for i in 5..10 {
         dovecot.append("INBOX", &helpers::citizen_mail(i));
     }
-    eventually(Duration::from_secs(90), "ten cases after the restart", || async { cases(&store).await == 10 }).await;
-    let failed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE attempts > 0 AND status = 'pending'")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    assert!(failed > 0, "the sink refused temporarily, so entries wait for a retry");
+    eventually(
+        Duration::from_secs(90),
+        "ten cases after the restart",
+        || async { cases(&store).await == 10 },
+    )
+    .await;
+    let failed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE attempts > 0 AND status = 'pending'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert!(
+        failed > 0,
+        "the sink refused temporarily, so entries wait for a retry"
+    );
     sink.switch_to_accepting();
-    eventually(Duration::from_secs(120), "outbox delivered after recovery", || async {
-        store.counts().await.unwrap().outbox_pending == 0
-    })
+    eventually(
+        Duration::from_secs(120),
+        "outbox delivered after recovery",
+        || async { store.counts().await.unwrap().outbox_pending == 0 },
+    )
     .await;
     let counts = store.counts().await.unwrap();
     assert_eq!(counts.messages, 10);
-    let dead: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'dead'").fetch_one(store.pool()).await.unwrap();
+    let dead: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'dead'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     assert_eq!(dead, 0);
-    assert_eq!(sink.wait_for(counts.outbox as usize, Duration::from_secs(30)) as i64, counts.outbox);
+    assert_eq!(
+        sink.wait_for(counts.outbox as usize, Duration::from_secs(30)) as i64,
+        counts.outbox
+    );
     running.stop().await;
 }
 
@@ -188,13 +245,21 @@ async fn a_permanent_smtp_refusal_ends_in_the_dead_letter_state_with_the_reason(
     let dovecot = Dovecot::start(false);
     let sink = SmtpSink::start_rejecting_permanently();
     let dir = tempfile::tempdir().unwrap();
-    let app = Application::build(mail_config(dir.path(), &dovecot, &sink)).await.unwrap();
-    app.triage.process(helpers::citizen_mail(3), "test").await.unwrap();
+    let app = Application::build(mail_config(dir.path(), &dovecot, &sink))
+        .await
+        .unwrap();
+    app.triage
+        .process(helpers::citizen_mail(3), "test")
+        .await
+        .unwrap();
     let report = app.flush_outbox().await.unwrap();
     assert_eq!(report.sent, 0);
     assert!(report.dead >= 1, "{report:?}");
     let (status, error): (String, Option<String>) =
-        sqlx::query_as("SELECT status, last_error FROM outbox ORDER BY id LIMIT 1").fetch_one(app.store().pool()).await.unwrap();
+        sqlx::query_as("SELECT status, last_error FROM outbox ORDER BY id LIMIT 1")
+            .fetch_one(app.store().pool())
+            .await
+            .unwrap();
     assert_eq!(status, "dead");
     let error = error.expect("the server's answer is kept");
     assert!(error.contains('5'), "{error}");
@@ -204,7 +269,10 @@ async fn a_permanent_smtp_refusal_ends_in_the_dead_letter_state_with_the_reason(
 async fn implicit_tls_and_starttls_connections_are_verified_against_the_ca() {
     let dovecot = Dovecot::start(true);
     let sink = SmtpSink::start();
-    for (security, port) in [(Security::Tls, dovecot.tls_port().unwrap()), (Security::Starttls, dovecot.port())] {
+    for (security, port) in [
+        (Security::Tls, dovecot.tls_port().unwrap()),
+        (Security::Starttls, dovecot.port()),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let mut config = mail_config(dir.path(), &dovecot, &sink);
         config.imap[0].security = security;
@@ -212,13 +280,19 @@ async fn implicit_tls_and_starttls_connections_are_verified_against_the_ca() {
         config.imap[0].host = "localhost".into();
         config.imap[0].ca_file = dovecot.ca_pem_path();
         let account = brevduva::source::imap::ImapAccount::new(config.imap[0].clone()).unwrap();
-        let mut session = account.connect().await.unwrap_or_else(|e| panic!("{security:?}: {e}"));
+        let mut session = account
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("{security:?}: {e}"));
         session.select("INBOX").await.unwrap();
         session.logout().await.unwrap();
         // Without the CA the server is not trusted.
         config.imap[0].ca_file = None;
         let untrusted = brevduva::source::imap::ImapAccount::new(config.imap[0].clone()).unwrap();
-        assert!(untrusted.connect().await.is_err(), "{security:?} must verify the certificate");
+        assert!(
+            untrusted.connect().await.is_err(),
+            "{security:?} must verify the certificate"
+        );
     }
 }
 
@@ -236,9 +310,16 @@ async fn an_auto_responder_answering_our_acknowledgements_does_not_start_a_loop(
     })
     .await
     .unwrap();
-    eventually(Duration::from_secs(30), "outbox delivered", || async { store.counts().await.unwrap().outbox_pending == 0 }).await;
+    eventually(Duration::from_secs(30), "outbox delivered", || async {
+        store.counts().await.unwrap().outbox_pending == 0
+    })
+    .await;
     let before = sink.messages().len();
-    let ack = sink.messages().into_iter().find(|m| kind(m) == "acknowledgement").expect("acknowledged");
+    let ack = sink
+        .messages()
+        .into_iter()
+        .find(|m| kind(m) == "acknowledgement")
+        .expect("acknowledged");
     let ack_id = header(&ack, "Message-ID").unwrap();
 
     // 1. An out-of-office reply to our acknowledgement, properly marked.
@@ -256,12 +337,120 @@ async fn an_auto_responder_answering_our_acknowledgements_does_not_start_a_loop(
         let m = format!("From: loop@example.org\r\nTo: kontaktcenter@kommun.example\r\nSubject: Re: svar {i}\r\nMessage-ID: <loop{i}@example.org>\r\n\r\nHej igen {i}\r\n");
         dovecot.append("INBOX", m.as_bytes());
     }
-    eventually(Duration::from_secs(30), "all mail taken in", || async { store.counts().await.unwrap().messages == 11 }).await;
-    eventually(Duration::from_secs(30), "outbox delivered", || async { store.counts().await.unwrap().outbox_pending == 0 }).await;
+    eventually(Duration::from_secs(30), "all mail taken in", || async {
+        store.counts().await.unwrap().messages == 11
+    })
+    .await;
+    eventually(Duration::from_secs(30), "outbox delivered", || async {
+        store.counts().await.unwrap().outbox_pending == 0
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let acks_after: Vec<_> = sink.messages().into_iter().skip(before).filter(|m| kind(m) == "acknowledgement").collect();
-    let to_loop = acks_after.iter().filter(|m| header(m, "To").is_some_and(|t| t.contains("loop@example.org"))).count();
+    let acks_after: Vec<_> = sink
+        .messages()
+        .into_iter()
+        .skip(before)
+        .filter(|m| kind(m) == "acknowledgement")
+        .collect();
+    let to_loop = acks_after
+        .iter()
+        .filter(|m| header(m, "To").is_some_and(|t| t.contains("loop@example.org")))
+        .count();
     assert_eq!(to_loop, 5, "the daily limit per sender holds");
-    assert_eq!(acks_after.len(), 5, "nothing answered the out-of-office or the looping robot");
+    assert_eq!(
+        acks_after.len(),
+        5,
+        "nothing answered the out-of-office or the looping robot"
+    );
     running.stop().await;
+}
+
+#[test]
+fn sigkill_during_an_imap_backlog_gives_one_case_one_forward_and_at_most_one_acknowledgement_per_mail(
+) {
+    const MAILS: usize = 1000;
+    let dovecot = Dovecot::start(false);
+    let sink = SmtpSink::start();
+    let mails: Vec<Vec<u8>> = (0..MAILS).map(helpers::citizen_mail).collect();
+    dovecot.append_many("INBOX", &mails);
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("brevduva.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[storage]\ndata_dir = \"data\"\n[maildir]\nenabled = false\n[web]\nlisten = \"127.0.0.1:0\"\n\
+             [outbox]\nretry_base_seconds = 1\n\
+             [[imap]]\nname = \"kc\"\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\nusername = \"kc\"\npassword = \"secret\"\nbatch_size = 25\n\
+             [smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\nauth = \"none\"\n",
+            dovecot.port(),
+            sink.port()
+        ),
+    )
+    .unwrap();
+    let binary = env!("CARGO_BIN_EXE_brevduva");
+    let spawn = || {
+        std::process::Command::new(binary)
+            .args(["run", "--config"])
+            .arg(&config_path)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut delay = 700u64;
+    for _ in 0..6 {
+        let mut child = spawn();
+        std::thread::sleep(Duration::from_millis(delay));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        delay = 400 + (delay * 7919 + 131) % 1500;
+    }
+    // Then let it finish.
+    let mut child = spawn();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let data = dir.path().join("data");
+    rt.block_on(async {
+        let app = helpers::app(&data, None).await;
+        eventually(
+            Duration::from_secs(300),
+            "backlog done and outbox empty",
+            || async {
+                let c = app.store().counts().await.unwrap();
+                c.cases == MAILS as i64 && c.outbox_pending == 0
+            },
+        )
+        .await;
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    rt.block_on(async {
+        let app = helpers::app(&data, None).await;
+        let counts = app.store().counts().await.unwrap();
+        assert_eq!(counts.cases as usize, MAILS, "one case per mail");
+        assert_eq!(counts.messages as usize, MAILS);
+        let per_case = |kind: &'static str| {
+            let sql = format!("SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM outbox WHERE kind = '{kind}' GROUP BY case_id) t");
+            let app = &app;
+            async move { helpers::count(app, &sql).await }
+        };
+        assert!(per_case("forward").await <= 1);
+        assert!(per_case("acknowledgement").await <= 1);
+        // At the server: one distinct forward Message-ID per forwarded case. A resend after a kill
+        // between sending and recording carries the same Message-ID, so it is recognisable.
+        let received = sink.wait_for(counts.outbox as usize, Duration::from_secs(30));
+        let mut ids = std::collections::HashMap::<String, usize>::new();
+        for m in sink.messages() {
+            *ids.entry(header(&m, "Message-ID").unwrap_or_default()).or_default() += 1;
+        }
+        assert_eq!(ids.len() as i64, counts.outbox, "every outbox entry arrived, under its own Message-ID");
+        let resends = received - ids.len();
+        eprintln!("{MAILS} mails, {} outbox entries, {received} received, {resends} recognisable resends", counts.outbox);
+        assert!(resends <= 7 * 4, "resends only around the kills");
+    });
+    assert_eq!(
+        dovecot.count("INBOX"),
+        (MAILS, MAILS),
+        "all kept, all marked seen"
+    );
 }
