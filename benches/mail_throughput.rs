@@ -17,7 +17,8 @@ use brevduva::app::Application;
 use brevduva::config::{AuthMethod, Config, ImapAccountConfig, Secret, Security, SmtpConfig};
 use futures_util::TryStreamExt;
 use lettre::address::Envelope;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::client::AsyncSmtpConnection;
+use lettre::transport::smtp::extension::ClientId;
 use servers::{Dovecot, SmtpSink};
 use std::time::{Duration, Instant};
 
@@ -116,18 +117,25 @@ async fn floor_fetch(config: &Config) -> (Duration, usize) {
 }
 
 async fn floor_send(sink: &SmtpSink, raw: &[u8], count: i64) -> Duration {
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(sink.port())
-        .build();
+    // The fastest plain way: one connection, TCP_NODELAY, message after message.
+    let started = Instant::now();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", sink.port()))
+        .await
+        .unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let mut connection =
+        AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &ClientId::default())
+            .await
+            .unwrap();
     let envelope = Envelope::new(
         Some("kontaktcenter@kommun.example".parse().unwrap()),
         vec!["dept@kommun.example".parse().unwrap()],
     )
     .unwrap();
-    let started = Instant::now();
     for _ in 0..count {
-        transport.send_raw(&envelope, raw).await.unwrap();
+        connection.send(&envelope, raw).await.unwrap();
     }
+    connection.quit().await.unwrap();
     started.elapsed()
 }
 

@@ -15,6 +15,21 @@ pub struct Cli {
     command: Command,
 }
 
+/// What to do with dead letters.
+#[derive(Debug, Subcommand)]
+enum OutboxAction {
+    /// List dead letters (newest first) with the server's answer.
+    Dead,
+    /// Send a dead letter again (`--all` for every one).
+    Retry {
+        /// The outbox entry id.
+        id: Option<i64>,
+        /// Every dead letter.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
+}
+
 /// Options every command takes.
 #[derive(Debug, Clone, Args)]
 pub struct Common {
@@ -46,6 +61,13 @@ enum Command {
         /// Files or folders.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Dead letters: list them with the server's answer, or put them back in the queue.
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxAction,
         #[command(flatten)]
         common: Common,
     },
@@ -101,6 +123,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let report = import(&application, &paths).await?;
             application.flush_outbox().await?;
             println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+        Command::Outbox { action, common } => {
+            let config = load_config(&common)?;
+            let store = crate::store::Store::connect(config.database_url().expose()).await?;
+            match action {
+                OutboxAction::Dead => {
+                    for (entry, error) in store.dead_letters(500).await? {
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}",
+                            entry.id,
+                            entry.case_id,
+                            entry.kind,
+                            entry.attempts,
+                            error.unwrap_or_default().replace(['\n', '\r'], " ")
+                        );
+                    }
+                }
+                OutboxAction::Retry { id, all } => {
+                    if id.is_none() && !all {
+                        bail!("name an outbox entry id, or --all");
+                    }
+                    let n = store
+                        .retry_dead(id.map(crate::domain::OutboxId), crate::store::now())
+                        .await?;
+                    store
+                        .audit(
+                            "cli",
+                            "outbox-retry",
+                            None,
+                            &format!("{n} dead letter(s) queued again"),
+                        )
+                        .await?;
+                    println!("{n} dead letter(s) queued again");
+                }
+            }
             Ok(())
         }
         Command::CheckConfig { common } => {

@@ -219,8 +219,6 @@ pub struct SmtpConfig {
     pub oauth: OAuthConfig,
     /// Seconds before a connection attempt or command times out.
     pub timeout_seconds: u64,
-    /// Connections kept open.
-    pub pool_size: u32,
 }
 
 impl Default for SmtpConfig {
@@ -235,7 +233,6 @@ impl Default for SmtpConfig {
             password: Secret::default(),
             oauth: OAuthConfig::default(),
             timeout_seconds: 30,
-            pool_size: 4,
         }
     }
 }

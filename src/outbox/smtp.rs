@@ -1,18 +1,23 @@
-//! Sending over SMTP with lettre: TLS (implicit or STARTTLS) via rustls, password or
-//! XOAUTH2, a connection pool. Temporary failures (4xx, lost connections, timeouts) are
-//! retried by the outbox; permanent ones (5xx) end as dead letters with the server's answer.
+//! Sending over SMTP with lettre: implicit TLS (rustls) or STARTTLS, PLAIN/LOGIN or XOAUTH2.
+//! Brevduva opens the TCP connection itself (with `TCP_NODELAY`, so small SMTP commands are
+//! not held back by Nagle's algorithm) and keeps it open between messages. Temporary
+//! failures (4xx, lost connections, timeouts, refused logins) are retried by the outbox;
+//! permanent ones (5xx) end as dead letters with the server's answer.
 
 use super::TransportError;
 use crate::config::{AuthMethod, Security, SmtpConfig};
 use crate::domain::EmailAddress;
 use crate::oauth::TokenSource;
 use crate::store::OutboxEntry;
+use crate::tls::MailStream;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
+};
+use lettre::transport::smtp::extension::ClientId;
 use std::time::Duration;
+use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
 /// Errors while setting up the SMTP transport.
@@ -24,16 +29,20 @@ pub enum SmtpSetupError {
     /// The CA file could not be read.
     #[error("smtp ca file: {0}")]
     CaFile(#[from] std::io::Error),
+    /// The rustls connector could not be built.
+    #[error(transparent)]
+    Connector(#[from] crate::tls::TlsError),
 }
 
-/// The SMTP transport.
+/// The SMTP transport: one connection, opened on demand and reused.
 pub struct SmtpTransport {
     config: SmtpConfig,
-    tls: Option<TlsParameters>,
+    starttls: Option<TlsParameters>,
+    implicit_tls: Option<tokio_rustls::TlsConnector>,
     envelope_from: EmailAddress,
     tokens: Option<TokenSource>,
-    /// The pooled transport, with the token it was built with.
-    current: Mutex<Option<(String, AsyncSmtpTransport<Tokio1Executor>)>>,
+    hello: ClientId,
+    connection: Mutex<Option<AsyncSmtpConnection>>,
 }
 
 impl std::fmt::Debug for SmtpTransport {
@@ -45,12 +54,20 @@ impl std::fmt::Debug for SmtpTransport {
     }
 }
 
+fn temporary(e: impl std::fmt::Display) -> TransportError {
+    TransportError::Temporary(e.to_string())
+}
+
 impl SmtpTransport {
     /// Prepares the transport; connects nothing yet. `envelope_from` receives bounces.
     pub fn new(config: SmtpConfig, envelope_from: EmailAddress) -> Result<Self, SmtpSetupError> {
-        let tls = match config.security {
-            Security::Plain => None,
-            _ => {
+        let (starttls, implicit_tls) = match config.security {
+            Security::Plain => (None, None),
+            Security::Tls => (
+                None,
+                Some(crate::tls::connector(config.ca_file.as_deref())?),
+            ),
+            Security::Starttls => {
                 let mut builder = TlsParameters::builder(config.host.clone());
                 if let Some(ca) = &config.ca_file {
                     let pem = std::fs::read(ca)?;
@@ -60,10 +77,13 @@ impl SmtpTransport {
                         .certificate_store(CertificateStore::None)
                         .add_root_certificate(cert);
                 }
-                Some(
-                    builder
-                        .build_rustls()
-                        .map_err(|e| SmtpSetupError::Tls(e.to_string()))?,
+                (
+                    Some(
+                        builder
+                            .build_rustls()
+                            .map_err(|e| SmtpSetupError::Tls(e.to_string()))?,
+                    ),
+                    None,
                 )
             }
         };
@@ -71,63 +91,93 @@ impl SmtpTransport {
             (config.auth == AuthMethod::Xoauth2).then(|| TokenSource::new(config.oauth.clone()));
         Ok(Self {
             config,
-            tls,
+            starttls,
+            implicit_tls,
             envelope_from,
             tokens,
-            current: Mutex::new(None),
+            hello: ClientId::default(),
+            connection: Mutex::new(None),
         })
     }
 
-    fn build(&self, secret: &str) -> AsyncSmtpTransport<Tokio1Executor> {
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.config.timeout_seconds.max(1))
+    }
+
+    async fn with_timeout<T, E: std::fmt::Display>(
+        &self,
+        what: &str,
+        f: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, TransportError> {
+        tokio::time::timeout(self.timeout(), f)
+            .await
+            .map_err(|_| TransportError::Temporary(format!("smtp {what} timed out")))?
+            .map_err(|e| TransportError::Temporary(format!("smtp {what}: {e}")))
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, TransportError> {
         let c = &self.config;
-        let tls = match (&self.tls, c.security) {
-            (Some(p), Security::Tls) => Tls::Wrapper(p.clone()),
-            (Some(p), Security::Starttls) => Tls::Required(p.clone()),
-            _ => Tls::None,
+        let tcp = self
+            .with_timeout(
+                "connect",
+                TcpStream::connect((c.host.as_str(), c.effective_port())),
+            )
+            .await?;
+        tcp.set_nodelay(true).map_err(temporary)?;
+        let stream = match &self.implicit_tls {
+            Some(connector) => {
+                let name =
+                    rustls_pki_types::ServerName::try_from(c.host.clone()).map_err(|_| {
+                        TransportError::Permanent(format!("invalid smtp host {:?}", c.host))
+                    })?;
+                MailStream::Tls(Box::new(
+                    self.with_timeout("tls handshake", connector.connect(name, tcp))
+                        .await?,
+                ))
+            }
+            None => MailStream::Plain(tcp),
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(c.host.as_str())
-            .port(c.effective_port())
-            .tls(tls)
-            .timeout(Some(Duration::from_secs(c.timeout_seconds)))
-            .pool_config(PoolConfig::new().max_size(c.pool_size.max(1)));
-        match c.auth {
-            AuthMethod::None => {}
-            AuthMethod::Password => {
-                builder = builder
-                    .credentials(Credentials::new(c.username.clone(), secret.to_owned()))
-                    .authentication(vec![Mechanism::Plain, Mechanism::Login]);
+        let mut connection = self
+            .with_timeout(
+                "greeting",
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello),
+            )
+            .await?;
+        if let Some(parameters) = &self.starttls {
+            if !connection.can_starttls() {
+                return Err(TransportError::Temporary(
+                    "smtp server does not offer STARTTLS".into(),
+                ));
             }
-            AuthMethod::Xoauth2 => {
-                builder = builder
-                    .credentials(Credentials::new(c.username.clone(), secret.to_owned()))
-                    .authentication(vec![Mechanism::Xoauth2]);
-            }
+            self.with_timeout(
+                "starttls",
+                connection.starttls(parameters.clone(), &self.hello),
+            )
+            .await?;
         }
-        builder.build()
-    }
-
-    async fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, TransportError> {
+        let mechanisms = match c.auth {
+            AuthMethod::None => return Ok(connection),
+            AuthMethod::Password => vec![Mechanism::Plain, Mechanism::Login],
+            AuthMethod::Xoauth2 => vec![Mechanism::Xoauth2],
+        };
         let secret = match &self.tokens {
-            Some(tokens) => tokens
-                .token()
-                .await
-                .map_err(|e| TransportError::Temporary(e.to_string()))?
-                .expose()
-                .to_owned(),
-            None => self.config.password.expose().to_owned(),
+            Some(tokens) => tokens.token().await.map_err(temporary)?.expose().to_owned(),
+            None => c.password.expose().to_owned(),
         };
-        let mut current = self.current.lock().await;
-        match current.as_ref() {
-            Some((used, transport)) if *used == secret => Ok(transport.clone()),
-            _ => {
-                let transport = self.build(&secret);
-                *current = Some((secret, transport.clone()));
-                Ok(transport)
+        let credentials = Credentials::new(c.username.clone(), secret);
+        if let Err(e) = self
+            .with_timeout("login", connection.auth(&mechanisms, &credentials))
+            .await
+        {
+            if let Some(tokens) = &self.tokens {
+                tokens.invalidate().await;
             }
+            return Err(e);
         }
+        Ok(connection)
     }
 
-    /// Sends one entry.
+    /// Sends one entry, over the open connection or a new one.
     pub async fn send(&self, entry: &OutboxEntry) -> Result<(), TransportError> {
         let to = entry.recipient.parse().map_err(|_| {
             TransportError::Permanent(format!("invalid recipient in outbox entry {}", entry.id))
@@ -139,23 +189,28 @@ impl SmtpTransport {
             .map_err(|_| TransportError::Permanent("invalid envelope sender".into()))?;
         let envelope = Envelope::new(Some(from), vec![to])
             .map_err(|e| TransportError::Permanent(e.to_string()))?;
-        let transport = self.transport().await?;
-        match transport.send_raw(&envelope, &entry.raw).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => {
-                if self.tokens.is_some()
-                    && e.status().is_some_and(|c| c.to_string().starts_with("535"))
-                {
-                    if let Some(tokens) = &self.tokens {
-                        tokens.invalidate().await;
-                    }
-                    return Err(TransportError::Temporary(format!(
-                        "authentication refused: {e}"
-                    )));
+        let mut slot = self.connection.lock().await;
+        if slot.as_ref().is_none_or(|c| c.has_broken()) {
+            *slot = Some(self.connect().await?);
+        }
+        let connection = slot.as_mut().expect("just connected");
+        let result =
+            tokio::time::timeout(self.timeout(), connection.send(&envelope, &entry.raw)).await;
+        match result {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => {
+                // The session may be mid-transaction; start the next message on a fresh one.
+                *slot = None;
+                if e.is_permanent() {
+                    Err(TransportError::Permanent(e.to_string()))
+                } else {
+                    Err(TransportError::Temporary(e.to_string()))
                 }
-                Err(TransportError::Permanent(e.to_string()))
             }
-            Err(e) => Err(TransportError::Temporary(e.to_string())),
+            Err(_) => {
+                *slot = None;
+                Err(TransportError::Temporary("smtp send timed out".into()))
+            }
         }
     }
 }

@@ -11,17 +11,14 @@ use crate::config::{AfterProcessing, AuthMethod, ImapAccountConfig, Security};
 use crate::oauth::{xoauth2_response, TokenSource};
 use crate::source::IntakeReport;
 use crate::store::Checkpoint;
+use crate::tls::MailStream;
 use crate::triage::{Triage, TriageError};
 use async_imap::extensions::idle::IdleResponse;
 use futures_util::TryStreamExt;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio_rustls::client::TlsStream;
 
 /// Errors of the IMAP worker.
 #[derive(Debug, thiserror::Error)]
@@ -52,55 +49,8 @@ pub enum ImapError {
     Timeout(&'static str),
 }
 
-/// A TCP or TLS connection to the server.
-#[derive(Debug)]
-pub enum ImapStream {
-    /// Unencrypted (security = "plain", or before STARTTLS).
-    Plain(TcpStream),
-    /// Encrypted.
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for ImapStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ImapStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for ImapStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            ImapStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ImapStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ImapStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
-
 /// A logged-in IMAP session.
-pub type Session = async_imap::Session<ImapStream>;
+pub type Session = async_imap::Session<MailStream>;
 
 /// One IMAP account: its configuration, TLS and token source.
 pub struct ImapAccount {
@@ -142,7 +92,7 @@ impl ImapAccount {
         &self.config
     }
 
-    async fn tls_wrap(&self, tcp: TcpStream) -> Result<ImapStream, ImapError> {
+    async fn tls_wrap(&self, tcp: TcpStream) -> Result<MailStream, ImapError> {
         let connector = self
             .tls
             .as_ref()
@@ -152,7 +102,7 @@ impl ImapAccount {
         let tls = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
             .await
             .map_err(|_| ImapError::Timeout("tls handshake"))??;
-        Ok(ImapStream::Tls(Box::new(tls)))
+        Ok(MailStream::Tls(Box::new(tls)))
     }
 
     /// Connects, secures the connection and logs in.
@@ -164,7 +114,7 @@ impl ImapAccount {
         tcp.set_nodelay(true)?;
         let stream = match self.config.security {
             Security::Tls => self.tls_wrap(tcp).await?,
-            Security::Plain | Security::Starttls => ImapStream::Plain(tcp),
+            Security::Plain | Security::Starttls => MailStream::Plain(tcp),
         };
         let mut client = async_imap::Client::new(stream);
         tokio::time::timeout(CONNECT_TIMEOUT, client.read_response())
@@ -175,7 +125,7 @@ impl ImapAccount {
             ))?;
         if self.config.security == Security::Starttls {
             client.run_command_and_check_ok("STARTTLS", None).await?;
-            let ImapStream::Plain(tcp) = client.into_inner() else {
+            let MailStream::Plain(tcp) = client.into_inner() else {
                 unreachable!("starttls starts plain")
             };
             client = async_imap::Client::new(self.tls_wrap(tcp).await?);

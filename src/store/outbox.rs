@@ -117,6 +117,37 @@ impl Store {
         Ok(())
     }
 
+    /// Dead letters, newest first, with the server's last answer.
+    pub async fn dead_letters(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(OutboxEntry, Option<String>)>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS}, last_error FROM outbox WHERE status = 'dead' ORDER BY id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((entry_from_row(row)?, row.try_get(9)?)))
+            .collect()
+    }
+
+    /// Puts dead letters back in the queue (one, or all when `id` is `None`); returns how many.
+    pub async fn retry_dead(&self, id: Option<OutboxId>, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, created_at = $2 \
+             WHERE status = 'dead' AND ($3 = 0 OR id = $4)",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(i64::from(id.is_some()))
+        .bind(id.map(|i| i.0).unwrap_or(0))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Records a failed attempt: try again at `retry_at`, or give up (dead letter) when it is `None`.
     pub async fn mark_failed(
         &self,

@@ -262,7 +262,17 @@ async fn a_permanent_smtp_refusal_ends_in_the_dead_letter_state_with_the_reason(
             .unwrap();
     assert_eq!(status, "dead");
     let error = error.expect("the server's answer is kept");
-    assert!(error.contains('5'), "{error}");
+    assert!(error.contains("550"), "{error}");
+    // Staff can see it and send it again.
+    let dead = app.store().dead_letters(10).await.unwrap();
+    assert_eq!(dead.len() as i64, report.dead as i64);
+    let queued = app
+        .store()
+        .retry_dead(Some(dead[0].0.id), brevduva::store::now())
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+    assert_eq!(app.store().counts().await.unwrap().outbox_pending, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

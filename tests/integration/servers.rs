@@ -271,17 +271,42 @@ impl Dovecot {
         })
     }
 
-    /// Stops the master process (SIGTERM, then SIGKILL) and, if it was running, waits until its
-    /// ports are free (its login processes may hold the listeners a little longer).
+    /// Stops the master process (SIGTERM, then SIGKILL) and every service process it had, and,
+    /// if it was running, waits until its ports are free.
+    ///
+    /// An imap process that is busy with a client can outlive the master; it would then write
+    /// into the folder while it is being removed, so it is stopped here too.
     fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        if stop_child(&mut child) {
-            wait_until_free(self.port);
-            if let Some(port) = self.tls_port {
-                wait_until_free(port);
+        let master = child.id();
+        let mut family = children_of(master);
+        if let Ok(Some(_)) = child.try_wait() {
+            // It failed to start or died: nothing listens any more, only stragglers may be left.
+            stop_processes(&family);
+            return;
+        }
+        signal(master, "TERM");
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            family.extend(children_of(master));
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Ok(None) | Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
             }
+        }
+        stop_processes(&family);
+        wait_until_free(self.port);
+        if let Some(port) = self.tls_port {
+            wait_until_free(port);
         }
     }
 
@@ -352,7 +377,8 @@ impl Dovecot {
 }
 
 impl Drop for Dovecot {
-    /// Stops the server and waits for it, so that nothing outlives the test.
+    /// Stops the server and waits for it and all its service processes (about 1 s), so that
+    /// nothing outlives the test and the folder can be removed.
     fn drop(&mut self) {
         self.stop();
     }
@@ -972,24 +998,70 @@ fn signal(pid: u32, name: &str) {
         .status();
 }
 
-/// SIGTERM, then waits up to [`STOP_TIMEOUT`] and sends SIGKILL; always reaps the child.
-/// Returns false if the child had already exited by itself.
-fn stop_child(child: &mut Child) -> bool {
-    if let Ok(Some(_)) = child.try_wait() {
-        return false;
-    }
-    signal(child.id(), "TERM");
-    let deadline = Instant::now() + STOP_TIMEOUT;
-    while Instant::now() < deadline {
-        match child.try_wait() {
-            Ok(Some(_)) => return true,
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(_) => break,
+/// A process that is not ours to reap: its pid and its start time (which tells a reused pid apart).
+type Process = (u32, u64);
+
+/// The state, parent pid and start time of a process, from `/proc/PID/stat`.
+fn process_stat(pid: u32) -> Option<(char, u32, u64)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid ... starttime ...": comm may contain anything, so cut at the last ')'.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let parent = fields.get(1)?.parse().ok()?;
+    let start = fields.get(19)?.parse().ok()?;
+    Some((state, parent, start))
+}
+
+/// The living children of a process.
+fn children_of(parent: u32) -> BTreeSet<Process> {
+    let mut children = BTreeSet::new();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return children;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse().ok())
+        else {
+            continue;
+        };
+        if let Some((state, ppid, start)) = process_stat(pid) {
+            if ppid == parent && state != 'Z' {
+                children.insert((pid, start));
+            }
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    true
+    children
+}
+
+/// Whether a process still runs (a zombie that nobody reaps does not count).
+fn running(&(pid, start): &Process) -> bool {
+    matches!(process_stat(pid), Some((state, _, started)) if started == start && state != 'Z' && state != 'X')
+}
+
+/// Stops processes that are not our children: SIGTERM, up to 2 s, then SIGKILL.
+fn stop_processes(processes: &BTreeSet<Process>) {
+    let mut left: Vec<Process> = processes.iter().copied().filter(running).collect();
+    for &(pid, _) in &left {
+        signal(pid, "TERM");
+    }
+    for (grace, kill) in [
+        (Duration::from_secs(2), true),
+        (Duration::from_secs(1), false),
+    ] {
+        let deadline = Instant::now() + grace;
+        while !left.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            left.retain(running);
+        }
+        if kill {
+            for &(pid, _) in &left {
+                signal(pid, "KILL");
+            }
+        }
+    }
 }
 
 /// Waits until nothing listens on 127.0.0.1:`port` any more (at most [`STOP_TIMEOUT`]).
