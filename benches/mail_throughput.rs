@@ -145,6 +145,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("mail_throughput: a benchmark; run it with `cargo bench --bench mail_throughput`");
+        return;
+    }
     let n: usize = std::env::var("BENCH_MESSAGES")
         .ok()
         .and_then(|v| v.parse().ok())

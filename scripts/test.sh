@@ -57,4 +57,4 @@ cargo fmt --check
 log "cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 log "cargo test"
-cargo test --all-targets
+cargo test

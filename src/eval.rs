@@ -80,6 +80,8 @@ pub struct EvalReport {
     pub p99_ms: f64,
     /// Time to build the index, milliseconds.
     pub index_build_ms: f64,
+    /// Time to train the linear model, milliseconds.
+    pub model_train_ms: f64,
     /// Per department.
     #[serde(skip)]
     pub per_class: BTreeMap<String, ClassFigures>,
@@ -96,7 +98,9 @@ pub fn evaluate(
     let started = Instant::now();
     let index = KnowledgeIndex::build_in_memory(kb)?;
     let index_build_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let started = Instant::now();
     let classifier = Classifier::new(rules, index, settings);
+    let model_train_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let mut latencies = Vec::with_capacity(items.len());
     let (mut in_scope, mut correct, mut top3) = (0usize, 0usize, 0usize);
@@ -214,6 +218,7 @@ pub fn evaluate(
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
         index_build_ms,
+        model_train_ms,
         per_class,
     })
 }

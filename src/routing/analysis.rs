@@ -166,6 +166,9 @@ pub fn is_stop_word(word: &str) -> bool {
 pub struct AnalysedText {
     /// Stems of the words that carry meaning.
     pub stems: Vec<String>,
+    /// Every word, stop words included, lowercased (for the linear model: "how do i" matters
+    /// to an intent).
+    pub words: Vec<String>,
     /// Character 3-grams of those words (and `_` with the first three), for compounds
     /// and misspellings.
     pub grams: Vec<String>,
@@ -202,6 +205,7 @@ impl Analyser {
         };
         let mut out = AnalysedText::default();
         for word in words(text) {
+            out.words.push(word.clone());
             if word.chars().count() < 2 || is_stop_word(&word) {
                 continue;
             }
@@ -259,7 +263,9 @@ mod tests {
             short.grams,
             long.grams
         );
-        assert!(a.analyse("och det är", false).stems.is_empty());
+        let stop = a.analyse("och det är", false);
+        assert!(stop.stems.is_empty());
+        assert_eq!(stop.words, ["och", "det", "är"]);
         assert_eq!(a.analyse("parkeringen", false).stems, ["parkering"]);
         assert_eq!(a.analyse("parking tickets", true).stems, ["park", "ticket"]);
     }

@@ -6,6 +6,7 @@
 use super::analysis::AnalysedText;
 use super::knowledge::{looks_english, KnowledgeError, KnowledgeIndex, Neighbour};
 use super::language::detect_language;
+use super::model::{LinearModel, TrainingSettings};
 use super::rules::{RoutingRules, RuleVerdict};
 use crate::domain::{DecisionSource, EmailAddress, Language};
 use std::collections::HashMap;
@@ -136,8 +137,12 @@ impl Classification {
 pub struct Classifier {
     rules: RoutingRules,
     index: KnowledgeIndex,
+    model: LinearModel,
     settings: ClassifierSettings,
 }
+
+/// Weight of the linear model against the votes of the nearest past answers.
+const MODEL_WEIGHT: f64 = 0.8;
 
 /// Rule evidence of this total weight counts as much as the index.
 const RULE_HALF_WEIGHT: f64 = 4.0;
@@ -145,9 +150,26 @@ const RULE_HALF_WEIGHT: f64 = 4.0;
 impl Classifier {
     /// Creates a classifier.
     pub fn new(rules: RoutingRules, index: KnowledgeIndex, settings: ClassifierSettings) -> Self {
+        let analyser = index.analyser();
+        let examples: Vec<(AnalysedText, String)> = index
+            .entries()
+            .iter()
+            .filter_map(|e| {
+                let department = e.department.clone()?;
+                let question = format!("{}\n{}", e.subject, e.text);
+                let text = if question.trim().is_empty() {
+                    e.answer.as_str()
+                } else {
+                    question.as_str()
+                };
+                Some((analyser.analyse(text, looks_english(text)), department))
+            })
+            .collect();
+        let model = LinearModel::train(&examples, TrainingSettings::default());
         Self {
             rules,
             index,
+            model,
             settings,
         }
     }
@@ -192,7 +214,7 @@ impl Classifier {
         }
         let index_total: f64 = index_votes.values().sum();
         let rule_total: f64 = rules.matches.iter().map(|m| m.score).sum();
-        let rule_weight = if index_total > 0.0 {
+        let rule_weight = if index_total > 0.0 || self.model.is_trained() {
             rule_total / (rule_total + RULE_HALF_WEIGHT)
         } else if rule_total > 0.0 {
             1.0
@@ -200,12 +222,23 @@ impl Classifier {
             0.0
         };
 
+        let model = self.model.predict(&query);
+        let model_weight = if model.is_empty() {
+            0.0
+        } else if index_total > 0.0 {
+            MODEL_WEIGHT
+        } else {
+            1.0
+        };
         let mut combined: HashMap<String, f64> = HashMap::new();
         if index_total > 0.0 {
             for (d, v) in &index_votes {
                 *combined.entry((*d).to_owned()).or_default() +=
-                    (1.0 - rule_weight) * v / index_total;
+                    (1.0 - rule_weight) * (1.0 - model_weight) * v / index_total;
             }
+        }
+        for (d, p) in &model {
+            *combined.entry(d.clone()).or_default() += (1.0 - rule_weight) * model_weight * p;
         }
         if rule_total > 0.0 {
             for m in &rules.matches {

@@ -5,6 +5,7 @@ pub mod analysis;
 mod classifier;
 pub mod knowledge;
 mod language;
+mod model;
 pub mod rules;
 
 pub use classifier::{Classification, Classifier, ClassifierSettings, Enquiry};
