@@ -76,8 +76,13 @@ async fn end_to_end(config: Config, messages: i64) -> (Duration, i64) {
     let (stop, rx) = tokio::sync::watch::channel(false);
     let started = Instant::now();
     let task = tokio::spawn(app.run(listener, rx));
+    let mut intake_done = None;
     loop {
         let c = store.counts().await.unwrap();
+        if c.cases >= messages && intake_done.is_none() {
+            intake_done = Some(started.elapsed());
+            println!("  all {messages} cases committed after {:.2?}", started.elapsed());
+        }
         if c.cases >= messages && c.outbox_pending == 0 {
             let elapsed = started.elapsed();
             stop.send(true).unwrap();

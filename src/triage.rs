@@ -120,8 +120,22 @@ impl Triage {
     /// same mail again is a duplicate.
     pub async fn process(&self, raw: Vec<u8>, source: &str) -> Result<Outcome, TriageError> {
         let max = self.settings.max_message_bytes;
-        let mail = match tokio::task::spawn_blocking(move || take_in(raw, max)).await? {
-            Ok(mail) => mail,
+        let classifier = Arc::clone(&self.classifier);
+        // Parsing and classifying are CPU work, done in one trip off the runtime. A mail that
+        // turns out to be a duplicate or a reply was classified for nothing; that is rare.
+        let taken = tokio::task::spawn_blocking(move || {
+            take_in(raw, max).map(|mail| {
+                let classification = classifier.classify(Enquiry {
+                    text: &mail.classification_text,
+                    sender: mail.parsed.from.as_ref(),
+                    recipients: &mail.parsed.recipients,
+                });
+                (mail, classification)
+            })
+        })
+        .await?;
+        let (mail, classification) = match taken {
+            Ok(found) => found,
             Err(rejected) => {
                 let hash = crate::ingest::content_hash(&rejected.raw);
                 let reason = rejected.reason.to_string();
@@ -147,20 +161,7 @@ impl Triage {
         if let Some(thread) = self.store.find_thread(number, &thread_ids).await? {
             return self.join(mail, dedupe_key, source, thread).await;
         }
-
-        let classifier = Arc::clone(&self.classifier);
-        let (mail, classification) = tokio::task::spawn_blocking(move || {
-            let classification = classifier.classify(Enquiry {
-                text: &mail.classification_text,
-                sender: mail.parsed.from.as_ref(),
-                recipients: &mail.parsed.recipients,
-            });
-            (mail, classification)
-        })
-        .await?;
-        let classification = classification?;
-        self.record_new(mail, dedupe_key, source, classification)
-            .await
+        self.record_new(mail, dedupe_key, source, classification?).await
     }
 
     async fn join(

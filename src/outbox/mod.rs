@@ -57,20 +57,24 @@ impl DeliveryReport {
     }
 }
 
+/// Sent entries are recorded in groups of this many: fewer database round trips, and after a
+/// crash at most this many are sent again (under the same Message-ID, so recognisably).
+const RECORD_EVERY: usize = 10;
+
 /// One step of the outbox worker: delivers up to `batch` due entries.
-pub async fn deliver_due(
-    store: &Store,
-    transport: &Transport,
-    policy: RetryPolicy,
-    batch: i64,
-) -> Result<DeliveryReport, StoreError> {
+pub async fn deliver_due(store: &Store, transport: &Transport, policy: RetryPolicy, batch: i64) -> Result<DeliveryReport, StoreError> {
     let now = crate::store::now();
     let mut report = DeliveryReport::default();
+    let mut sent = Vec::with_capacity(RECORD_EVERY);
     for entry in store.due_outbox(now, batch).await? {
         match transport.send(&entry).await {
             Ok(()) => {
-                store.mark_sent(entry.id, crate::store::now()).await?;
+                sent.push(entry.id);
                 report.sent += 1;
+                if sent.len() >= RECORD_EVERY {
+                    store.mark_sent(&sent, crate::store::now()).await?;
+                    sent.clear();
+                }
             }
             Err(TransportError::Temporary(reason)) => {
                 let retry = policy.next_attempt(now, entry.created_at, entry.attempts + 1);
@@ -88,6 +92,9 @@ pub async fn deliver_due(
                 report.dead += 1;
             }
         }
+    }
+    if !sent.is_empty() {
+        store.mark_sent(&sent, crate::store::now()).await?;
     }
     Ok(report)
 }

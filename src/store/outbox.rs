@@ -107,13 +107,20 @@ impl Store {
         rows.iter().map(entry_from_row).collect()
     }
 
-    /// Marks an entry delivered.
-    pub async fn mark_sent(&self, id: OutboxId, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
-            .bind(now)
-            .bind(id.0)
-            .execute(self.pool())
-            .await?;
+    /// Marks entries delivered, in one statement.
+    pub async fn mark_sent(&self, ids: &[OutboxId], now: i64) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = ids.iter().map(|id| id.0.to_string()).collect();
+        // The ids are integers from the database, so joining them into the statement is safe.
+        sqlx::query(&format!(
+            "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id IN ({})",
+            list.join(",")
+        ))
+        .bind(now)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
