@@ -81,7 +81,10 @@ async fn end_to_end(config: Config, messages: i64) -> (Duration, i64) {
         let c = store.counts().await.unwrap();
         if c.cases >= messages && intake_done.is_none() {
             intake_done = Some(started.elapsed());
-            println!("  all {messages} cases committed after {:.2?}", started.elapsed());
+            println!(
+                "  all {messages} cases committed after {:.2?}",
+                started.elapsed()
+            );
         }
         if c.cases >= messages && c.outbox_pending == 0 {
             let elapsed = started.elapsed();

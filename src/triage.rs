@@ -161,7 +161,8 @@ impl Triage {
         if let Some(thread) = self.store.find_thread(number, &thread_ids).await? {
             return self.join(mail, dedupe_key, source, thread).await;
         }
-        self.record_new(mail, dedupe_key, source, classification?).await
+        self.record_new(mail, dedupe_key, source, classification?)
+            .await
     }
 
     async fn join(

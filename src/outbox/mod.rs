@@ -62,7 +62,12 @@ impl DeliveryReport {
 const RECORD_EVERY: usize = 10;
 
 /// One step of the outbox worker: delivers up to `batch` due entries.
-pub async fn deliver_due(store: &Store, transport: &Transport, policy: RetryPolicy, batch: i64) -> Result<DeliveryReport, StoreError> {
+pub async fn deliver_due(
+    store: &Store,
+    transport: &Transport,
+    policy: RetryPolicy,
+    batch: i64,
+) -> Result<DeliveryReport, StoreError> {
     let now = crate::store::now();
     let mut report = DeliveryReport::default();
     let mut sent = Vec::with_capacity(RECORD_EVERY);
