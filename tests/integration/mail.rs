@@ -464,3 +464,77 @@ fn sigkill_during_an_imap_backlog_gives_one_case_one_forward_and_at_most_one_ack
         "all kept, all marked seen"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_uidvalidity_resynchronises_by_message_id_without_duplicates() {
+    let mut dovecot = Dovecot::start(false);
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = mail_config(dir.path(), &dovecot, &sink);
+    let running = Running::start(config.clone()).await;
+    let store = running.store.clone();
+    for i in 0..3 {
+        dovecot.append("INBOX", &helpers::citizen_mail(i));
+    }
+    eventually(
+        Duration::from_secs(30),
+        "three cases checkpointed",
+        || async {
+            store
+                .checkpoint("kc", "INBOX")
+                .await
+                .unwrap()
+                .is_some_and(|c| c.last_uid == 3)
+        },
+    )
+    .await;
+    let before = store
+        .checkpoint("kc", "INBOX")
+        .await
+        .unwrap()
+        .expect("checkpoint written");
+    running.stop().await;
+
+    // Dovecot loses its UID list: it hands out a new UIDVALIDITY and new UIDs for the same mail.
+    let inbox = dovecot.dir().join("mail").join("kc");
+    for entry in std::fs::read_dir(&inbox).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("dovecot-uidlist")
+            || name.starts_with("dovecot.index")
+            || name.starts_with("dovecot-uidvalidity")
+        {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    dovecot.restart();
+
+    let running = Running::start(config).await;
+    let store = running.store.clone();
+    dovecot.append("INBOX", &helpers::citizen_mail(3));
+    eventually(Duration::from_secs(30), "the new mail's case", || async {
+        cases(&store).await == 4
+    })
+    .await;
+    eventually(
+        Duration::from_secs(30),
+        "checkpoint under the new uidvalidity",
+        || async {
+            store
+                .checkpoint("kc", "INBOX")
+                .await
+                .unwrap()
+                .is_some_and(|c| c.uid_validity != before.uid_validity && c.last_uid >= 4)
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let counts = store.counts().await.unwrap();
+    assert_eq!(
+        counts.cases, 4,
+        "the three earlier mails were recognised, not duplicated"
+    );
+    assert_eq!(counts.messages, 4);
+    running.stop().await;
+}
