@@ -112,21 +112,48 @@ pub fn load_templates(config: &Config) -> Result<Templates, Problems> {
     problems.into_result(templates)
 }
 
+/// The files a configuration points at, loaded and validated.
+pub struct LoadedFiles {
+    /// Routing rules.
+    pub rules: RoutingRules,
+    /// Knowledge base entries.
+    pub knowledge: Vec<KnowledgeEntry>,
+    /// Mail templates.
+    pub templates: Templates,
+}
+
+/// Loads rules, knowledge base and templates once, reporting every problem in all of them.
+pub fn load_files(config: &Config) -> Result<LoadedFiles, Problems> {
+    let mut problems = Problems::default();
+    let rules_and_knowledge = match load_rules(config) {
+        Ok(rules) => match load_knowledge(config, &rules) {
+            Ok(knowledge) => Some((rules, knowledge)),
+            Err(p) => {
+                problems.0.extend(p.0);
+                None
+            }
+        },
+        Err(p) => {
+            problems.0.extend(p.0);
+            None
+        }
+    };
+    let templates = load_templates(config)
+        .map_err(|p| problems.0.extend(p.0))
+        .ok();
+    match (rules_and_knowledge, templates) {
+        (Some((rules, knowledge)), Some(templates)) if problems.is_empty() => Ok(LoadedFiles {
+            rules,
+            knowledge,
+            templates,
+        }),
+        _ => Err(problems),
+    }
+}
+
 /// Everything `check-config` checks: configuration, rules, knowledge base and templates.
 pub fn check(config: &Config) -> Problems {
-    let mut problems = Problems::default();
-    match load_rules(config) {
-        Ok(rules) => {
-            if let Err(p) = load_knowledge(config, &rules) {
-                problems.0.extend(p.0);
-            }
-        }
-        Err(p) => problems.0.extend(p.0),
-    }
-    if let Err(p) = load_templates(config) {
-        problems.0.extend(p.0);
-    }
-    problems
+    load_files(config).err().unwrap_or_default()
 }
 
 /// A built Brevduva: store, pipeline and transport.
@@ -147,13 +174,12 @@ impl Application {
     /// Builds everything: loads and validates files, connects and migrates the database,
     /// and opens (or rebuilds) the knowledge index in the data dir.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let problems = check(&config);
-        if !problems.is_empty() {
-            anyhow::bail!("configuration problems:\n{problems}");
-        }
-        let rules = load_rules(&config).map_err(|p| anyhow::anyhow!("{p}"))?;
-        let entries = load_knowledge(&config, &rules).map_err(|p| anyhow::anyhow!("{p}"))?;
-        let templates = load_templates(&config).map_err(|p| anyhow::anyhow!("{p}"))?;
+        let LoadedFiles {
+            rules,
+            knowledge: entries,
+            templates,
+        } = load_files(&config)
+            .map_err(|problems| anyhow::anyhow!("configuration problems:\n{problems}"))?;
         std::fs::create_dir_all(&config.storage.data_dir)
             .with_context(|| format!("creating data dir {}", config.storage.data_dir.display()))?;
         let store = Store::connect(config.database_url().expose())

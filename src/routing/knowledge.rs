@@ -128,7 +128,6 @@ fn schema() -> (Schema, Fields) {
 /// The knowledge entries and their search index.
 pub struct KnowledgeIndex {
     entries: Vec<Arc<KnowledgeEntry>>,
-    index: Index,
     reader: IndexReader,
     fields: Fields,
     analyser: Analyser,
@@ -158,7 +157,6 @@ impl KnowledgeIndex {
                 if reader.searcher().num_docs() as usize == entries.len() {
                     return Ok(Self {
                         entries: entries.into_iter().map(Arc::new).collect(),
-                        index,
                         reader,
                         fields,
                         analyser: Analyser::new(),
@@ -205,7 +203,6 @@ impl KnowledgeIndex {
             .try_into()?;
         Ok(Self {
             entries: entries.into_iter().map(Arc::new).collect(),
-            index,
             reader,
             fields,
             analyser,
@@ -277,11 +274,6 @@ impl KnowledgeIndex {
             }
         }
         Ok(out)
-    }
-
-    /// The underlying tantivy index.
-    pub fn tantivy(&self) -> &Index {
-        &self.index
     }
 }
 

@@ -80,8 +80,8 @@ async fn pipeline_behaves(database_url: Option<&str>) {
     let delivered = app.flush_outbox().await.unwrap();
     assert_eq!(delivered.sent as i64, counts.outbox);
     assert_eq!(app.store().counts().await.unwrap().outbox_pending, 0);
-    let audit_free = helpers::count(&app, "SELECT COUNT(*) FROM routing_decisions").await;
-    assert_eq!(audit_free, 3, "one decision per case");
+    let decisions = helpers::count(&app, "SELECT COUNT(*) FROM routing_decisions").await;
+    assert_eq!(decisions, 3, "one decision per case");
     let knowledge = helpers::count(&app, "SELECT COUNT(*) FROM knowledge_entries").await;
     assert_eq!(
         knowledge as usize,
