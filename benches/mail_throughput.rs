@@ -13,8 +13,11 @@
 #[path = "../tests/integration/servers.rs"]
 mod servers;
 
+#[path = "../tests/integration/local_mail.rs"]
+mod local_mail;
+
 use brevduva::app::Application;
-use brevduva::config::{AuthMethod, Config, ImapAccountConfig, Secret, Security, SmtpConfig};
+use brevduva::config::Config;
 use futures_util::TryStreamExt;
 use lettre::address::Envelope;
 use lettre::transport::smtp::client::AsyncSmtpConnection;
@@ -44,27 +47,7 @@ fn mail(run: usize, i: usize) -> Vec<u8> {
 }
 
 fn config(dir: &std::path::Path, dovecot: &Dovecot, sink: &SmtpSink) -> Config {
-    let mut config = Config::default();
-    config.storage.data_dir = dir.to_owned();
-    config.maildir.enabled = false;
-    config.imap = vec![ImapAccountConfig {
-        name: "bench".into(),
-        host: "127.0.0.1".into(),
-        port: dovecot.port(),
-        security: Security::Plain,
-        username: "kc".into(),
-        password: Secret::new("secret"),
-        batch_size: 100,
-        ..Default::default()
-    }];
-    config.smtp = Some(SmtpConfig {
-        host: "127.0.0.1".into(),
-        port: sink.port(),
-        security: Security::Plain,
-        auth: AuthMethod::None,
-        ..Default::default()
-    });
-    config
+    local_mail::local_mail_config(dir, dovecot.port(), sink.port())
 }
 
 async fn end_to_end(config: Config, messages: i64) -> (Duration, i64) {

@@ -171,29 +171,27 @@ async fn post_form(url: &str, body: &str) -> Result<String, OAuthError> {
     .map_err(|e| err(format!("cannot connect: {e}")))?;
     let mut raw = Vec::new();
     let exchange = async {
-        if https {
+        // One stream type for both schemes, so the exchange is written once.
+        let mut stream = if https {
             let connector = crate::tls::connector(None).map_err(|e| err(e.to_string()))?;
             let name = rustls_pki_types::ServerName::try_from(host.clone())
                 .map_err(|_| err("bad host name".into()))?;
-            let mut tls = connector
+            let tls = connector
                 .connect(name, tcp)
                 .await
                 .map_err(|e| err(format!("tls: {e}")))?;
-            tls.write_all(request.as_bytes())
-                .await
-                .map_err(|e| err(e.to_string()))?;
-            tls.read_to_end(&mut raw)
-                .await
-                .map_err(|e| err(e.to_string()))?;
+            crate::tls::MailStream::Tls(Box::new(tls))
         } else {
-            let mut tcp = tcp;
-            tcp.write_all(request.as_bytes())
-                .await
-                .map_err(|e| err(e.to_string()))?;
-            tcp.read_to_end(&mut raw)
-                .await
-                .map_err(|e| err(e.to_string()))?;
-        }
+            crate::tls::MailStream::Plain(tcp)
+        };
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        stream
+            .read_to_end(&mut raw)
+            .await
+            .map_err(|e| err(e.to_string()))?;
         Ok::<_, OAuthError>(())
     };
     tokio::time::timeout(Duration::from_secs(30), exchange)

@@ -4,35 +4,16 @@
 use crate::helpers;
 use crate::servers::{Dovecot, SmtpSink};
 use brevduva::app::Application;
-use brevduva::config::{AuthMethod, Config, ImapAccountConfig, Secret, Security, SmtpConfig};
+use brevduva::config::{Config, Security};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// A configuration reading kc's INBOX on the Dovecot and sending through the sink.
 pub fn mail_config(dir: &Path, dovecot: &Dovecot, sink: &SmtpSink) -> Config {
-    let mut config = helpers::config(dir, None);
-    config.maildir.enabled = false;
+    let mut config = crate::local_mail::local_mail_config(dir, dovecot.port(), sink.port());
     config.web.listen = "127.0.0.1:0".into();
     config.outbox.retry_base_seconds = 1;
-    config.imap = vec![ImapAccountConfig {
-        name: "kc".into(),
-        host: "127.0.0.1".into(),
-        port: dovecot.port(),
-        security: Security::Plain,
-        username: "kc".into(),
-        password: Secret::new("secret"),
-        batch_size: 100,
-        ..Default::default()
-    }];
-    config.smtp = Some(SmtpConfig {
-        host: "127.0.0.1".into(),
-        port: sink.port(),
-        security: Security::Plain,
-        auth: AuthMethod::None,
-        timeout_seconds: 10,
-        ..Default::default()
-    });
     config
 }
 

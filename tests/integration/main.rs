@@ -2,6 +2,7 @@
 //! `scripts/test.sh`, URL in `BREVDUVA_TEST_POSTGRES_URL`), and the real `brevduva` binary.
 
 mod helpers;
+mod local_mail;
 mod servers;
 
 mod cli;
