@@ -4,6 +4,7 @@
 
 mod case;
 mod ids;
+pub mod working_days;
 
 pub use case::{CaseFlags, CaseStatus, Channel, DecisionSource, OutboxKind, OutboxStatus};
 pub use ids::{
