@@ -231,15 +231,33 @@ pub async fn import(
 ) -> anyhow::Result<crate::source::IntakeReport> {
     let files = crate::source::import::collect_files(paths)?;
     let mut report = crate::source::IntakeReport::default();
+    let mut pending: Vec<Vec<u8>> = Vec::with_capacity(crate::source::INTAKE_BATCH);
     for file in &files {
-        let messages = crate::source::import::read_file(file)?;
         report.files += 1;
-        for message in messages {
-            let outcome = application.triage.process(message.raw, "import").await?;
+        pending.extend(
+            crate::source::import::read_file(file)?
+                .into_iter()
+                .map(|m| m.raw),
+        );
+        if pending.len() >= crate::source::INTAKE_BATCH {
+            import_batch(application, std::mem::take(&mut pending), &mut report).await?;
+        }
+    }
+    import_batch(application, pending, &mut report).await?;
+    Ok(report)
+}
+
+async fn import_batch(
+    application: &Application,
+    batch: Vec<Vec<u8>>,
+    report: &mut crate::source::IntakeReport,
+) -> anyhow::Result<()> {
+    if !batch.is_empty() {
+        for outcome in application.triage.process_batch(batch, "import").await? {
             report.count(&outcome);
         }
     }
-    Ok(report)
+    Ok(())
 }
 
 /// A receiver that turns true on Ctrl-C or SIGTERM.

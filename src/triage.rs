@@ -9,7 +9,9 @@ use crate::outbox::{
     compose_acknowledgement, compose_forward, CaseFacts, ComposedMail, Sender, Templates,
 };
 use crate::routing::{Classification, Classifier, Department, Enquiry};
-use crate::store::{NewCase, NewDecision, NewMessage, NewOutboxEntry, Store, StoreError};
+use crate::store::{
+    IntakeBatch, NewCase, NewDecision, NewMessage, NewOutboxEntry, Store, StoreError,
+};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -119,31 +121,83 @@ impl Triage {
     /// Processes one raw mail from a source (`maildir`, `import`, ...). Idempotent: the
     /// same mail again is a duplicate.
     pub async fn process(&self, raw: Vec<u8>, source: &str) -> Result<Outcome, TriageError> {
-        let max = self.settings.max_message_bytes;
-        let classifier = Arc::clone(&self.classifier);
-        // Parsing and classifying are CPU work, done in one trip off the runtime. A mail that
-        // turns out to be a duplicate or a reply was classified for nothing; that is rare.
-        let taken = tokio::task::spawn_blocking(move || {
-            take_in(raw, max).map(|mail| {
-                let classification = classifier.classify(Enquiry {
-                    text: &mail.classification_text,
-                    sender: mail.parsed.from.as_ref(),
-                    recipients: &mail.parsed.recipients,
-                });
-                (mail, classification)
-            })
-        })
-        .await?;
+        let mut outcomes = self.process_batch(vec![raw], source).await?;
+        Ok(outcomes.pop().expect("one outcome per mail"))
+    }
+
+    /// Processes the mails of one fetch: parsed and classified in parallel off the runtime,
+    /// then recorded in one transaction. Returns one outcome per mail, in order; on an
+    /// error nothing of the batch is recorded and every mail stays in its source.
+    pub async fn process_batch(
+        &self,
+        raws: Vec<Vec<u8>>,
+        source: &str,
+    ) -> Result<Vec<Outcome>, TriageError> {
+        let taken = self.take_in_all(raws).await?;
+        let mut batch = self.store.begin_intake().await?;
+        let mut outcomes = Vec::with_capacity(taken.len());
+        for item in taken {
+            outcomes.push(self.record(&mut batch, item, source).await?);
+        }
+        batch.commit().await?;
+        for outcome in &outcomes {
+            log_outcome(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    /// Parses and classifies mails, on as many blocking threads as there are cores. A mail
+    /// that turns out to be a duplicate or a reply was classified for nothing; that is rare.
+    async fn take_in_all(&self, raws: Vec<Vec<u8>>) -> Result<Vec<Taken>, TriageError> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per_task = raws.len().div_ceil(cores).max(1);
+        let mut tasks = Vec::with_capacity(cores);
+        let mut raws = raws.into_iter();
+        loop {
+            let part: Vec<Vec<u8>> = raws.by_ref().take(per_task).collect();
+            if part.is_empty() {
+                break;
+            }
+            let classifier = Arc::clone(&self.classifier);
+            let max = self.settings.max_message_bytes;
+            tasks.push(tokio::task::spawn_blocking(move || {
+                part.into_iter()
+                    .map(|raw| {
+                        take_in(raw, max).map(|mail| {
+                            let classification = classifier.classify(Enquiry {
+                                text: &mail.classification_text,
+                                sender: mail.parsed.from.as_ref(),
+                                recipients: &mail.parsed.recipients,
+                            });
+                            (mail, classification)
+                        })
+                    })
+                    .collect::<Vec<Taken>>()
+            }));
+        }
+        let mut taken = Vec::new();
+        for task in tasks {
+            taken.extend(task.await?);
+        }
+        Ok(taken)
+    }
+
+    /// Records one taken-in mail in the batch: quarantined, a duplicate, joined to its
+    /// thread, or a new case.
+    async fn record(
+        &self,
+        batch: &mut IntakeBatch,
+        taken: Taken,
+        source: &str,
+    ) -> Result<Outcome, TriageError> {
         let (mail, classification) = match taken {
             Ok(found) => found,
             Err(rejected) => {
                 let hash = crate::ingest::content_hash(&rejected.raw);
                 let reason = rejected.reason.to_string();
-                let new = self
-                    .store
+                let new = batch
                     .quarantine(&hash, source, &reason, &rejected.raw)
                     .await?;
-                tracing::info!(reason = %reason, new, "message quarantined");
                 return Ok(if new {
                     Outcome::Quarantined { reason }
                 } else {
@@ -152,21 +206,22 @@ impl Triage {
             }
         };
         let dedupe_key = mail.dedupe_key();
-        if self.store.message_exists(&dedupe_key).await? {
+        if batch.message_exists(&dedupe_key).await? {
             return Ok(Outcome::Duplicate);
         }
         let mut thread_ids = mail.parsed.in_reply_to.clone();
         thread_ids.extend(mail.parsed.references.iter().cloned());
         let number = CaseNumber::find_in(&mail.parsed.subject);
-        if let Some(thread) = self.store.find_thread(number, &thread_ids).await? {
-            return self.join(mail, dedupe_key, source, thread).await;
+        if let Some(thread) = batch.find_thread(number, &thread_ids).await? {
+            return self.join(batch, mail, dedupe_key, source, thread).await;
         }
-        self.record_new(mail, dedupe_key, source, classification?)
+        self.record_new(batch, mail, dedupe_key, source, classification?)
             .await
     }
 
     async fn join(
         &self,
+        batch: &mut IntakeBatch,
         mail: IncomingMail,
         dedupe_key: String,
         source: &str,
@@ -206,12 +261,10 @@ impl Triage {
             }
         }
         let message = self.new_message(&mail, dedupe_key, source);
-        if self
-            .store
+        if batch
             .record_joined_message(thread.case_id, message, outbox)
             .await?
         {
-            tracing::info!(case.id = %thread.case_id, "message joined existing case");
             Ok(Outcome::Joined {
                 case_id: thread.case_id,
                 number: thread.number,
@@ -223,6 +276,7 @@ impl Triage {
 
     async fn record_new(
         &self,
+        batch: &mut IntakeBatch,
         mail: IncomingMail,
         dedupe_key: String,
         source: &str,
@@ -284,8 +338,7 @@ impl Triage {
             .filter(|a| flags.allows_acknowledgement() && !self.is_own_address(a));
         if let Some(address) = &citizen {
             let day_ago = crate::store::now() - 86_400;
-            let sent = self
-                .store
+            let sent = batch
                 .acknowledgements_since(address.as_str(), day_ago)
                 .await?;
             if sent >= i64::from(self.settings.max_automatic_per_sender_per_day) {
@@ -301,8 +354,7 @@ impl Triage {
             .filter(|d| auto_routed && d.id.as_str() != self.settings.fallback_department);
         let urgent_reason = flags.urgent.then(|| c.rules.urgent_terms.join(", "));
         let mut problems = Vec::new();
-        let recorded = self
-            .store
+        let recorded = batch
             .record_new_case(case, message, decision, |case_id, number| {
                 let facts = CaseFacts {
                     department: forward_to,
@@ -350,11 +402,10 @@ impl Triage {
         };
         for problem in problems {
             tracing::error!(case.id = %case_id, error = %problem, "could not compose outgoing mail");
-            self.store
+            batch
                 .audit("brevduva", "compose-failed", Some(case_id), &problem)
                 .await?;
         }
-        tracing::info!(case.id = %case_id, department = ?department.map(|d| d.id.as_str()), confidence = c.confidence, auto_routed, "case created");
         Ok(Outcome::NewCase {
             case_id,
             number,
@@ -442,6 +493,35 @@ impl Triage {
             automation_reason: mail.automation.reason.map(str::to_owned),
             raw: mail.raw.clone(),
         }
+    }
+}
+
+/// A mail taken in and classified, or the reason it could not be read.
+type Taken = Result<
+    (
+        IncomingMail,
+        Result<Classification, crate::routing::KnowledgeError>,
+    ),
+    crate::ingest::Rejected,
+>;
+
+/// Logs what became of a mail once it is committed; no personal data.
+fn log_outcome(outcome: &Outcome) {
+    match outcome {
+        Outcome::NewCase {
+            case_id,
+            department,
+            confidence,
+            auto_routed,
+            ..
+        } => {
+            tracing::info!(case.id = %case_id, department = ?department, confidence, auto_routed, "case created")
+        }
+        Outcome::Joined { case_id, .. } => {
+            tracing::info!(case.id = %case_id, "message joined existing case")
+        }
+        Outcome::Duplicate => tracing::debug!("duplicate message skipped"),
+        Outcome::Quarantined { reason } => tracing::info!(reason = %reason, "message quarantined"),
     }
 }
 

@@ -240,18 +240,13 @@ pub async fn sync_folder(
                 .collect()
         };
         fetched.sort_by_key(|(uid, _)| *uid);
-        let mut done: Vec<u32> = Vec::with_capacity(fetched.len());
-        for (uid, raw) in fetched {
-            if *stop.borrow() {
-                break;
-            }
-            let outcome = triage.process(raw, &source).await?;
+        if *stop.borrow() || fetched.is_empty() {
+            break;
+        }
+        let (done, raws): (Vec<u32>, Vec<Vec<u8>>) = fetched.into_iter().unzip();
+        for outcome in triage.process_batch(raws, &source).await? {
             report.files += 1;
             report.count(&outcome);
-            done.push(uid);
-        }
-        if done.is_empty() {
-            break;
         }
         mark_processed(session, config, &done, move_supported).await?;
         let highest = *done.last().expect("not empty");
@@ -265,9 +260,6 @@ pub async fn sync_folder(
                 },
             )
             .await?;
-        if done.len() < batch.len() {
-            break; // stopping
-        }
     }
     store
         .mailbox_succeeded(&mailbox_label(&config.name, folder))

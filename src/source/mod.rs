@@ -39,27 +39,37 @@ impl IntakeReport {
     }
 }
 
+/// How many mails are recorded in one transaction when a source has many waiting.
+pub const INTAKE_BATCH: usize = 100;
+
 /// One step of the Maildir worker: processes every message waiting in `new/`, moving each
-/// to `cur/` only after its case is committed.
+/// to `cur/` only after its batch is committed.
 pub async fn process_maildir(
     triage: &Triage,
     maildir: &Maildir,
 ) -> Result<IntakeReport, TriageError> {
     let mut report = IntakeReport::default();
     let waiting = maildir.waiting()?;
-    for path in waiting {
-        let raw = match std::fs::read(&path) {
-            Ok(raw) => raw,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read maildir message; will retry");
-                continue;
+    for paths in waiting.chunks(INTAKE_BATCH) {
+        let mut read = Vec::with_capacity(paths.len());
+        let mut raws = Vec::with_capacity(paths.len());
+        for path in paths {
+            match std::fs::read(path) {
+                Ok(raw) => {
+                    read.push(path);
+                    raws.push(raw);
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read maildir message; will retry"),
             }
-        };
-        let outcome = triage.process(raw, "maildir").await?;
-        report.files += 1;
-        report.count(&outcome);
-        if let Err(e) = maildir.mark_processed(&path) {
-            tracing::warn!(error = %e, "cannot move processed message to cur/; it will be seen as a duplicate");
+        }
+        for outcome in triage.process_batch(raws, "maildir").await? {
+            report.files += 1;
+            report.count(&outcome);
+        }
+        for path in read {
+            if let Err(e) = maildir.mark_processed(path) {
+                tracing::warn!(error = %e, "cannot move processed message to cur/; it will be seen as a duplicate");
+            }
         }
     }
     Ok(report)

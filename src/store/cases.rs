@@ -1,8 +1,6 @@
-//! Cases, their messages and routing decisions. A new mail is recorded in one transaction
-//! together with its case, its decision and its outbox entries, so a crash leaves either
-//! all of it or none.
+//! Cases, their messages and routing decisions, as written by an intake batch and read by
+//! people.
 
-use super::outbox::{insert_outbox, NewOutboxEntry};
 use super::{text, Store, StoreError};
 use crate::domain::{CaseFlags, CaseId, CaseNumber, CaseStatus, Channel, DecisionSource};
 use sqlx::{Any, Row, Transaction};
@@ -122,9 +120,9 @@ pub struct CaseRow {
     pub explanation: Option<String>,
 }
 
-const THREAD_COLUMNS: &str = "c.id, c.number, c.department_id, c.status";
+pub(super) const THREAD_COLUMNS: &str = "c.id, c.number, c.department_id, c.status";
 
-fn thread_from_row(row: &sqlx::any::AnyRow) -> Result<ThreadMatch, StoreError> {
+pub(super) fn thread_from_row(row: &sqlx::any::AnyRow) -> Result<ThreadMatch, StoreError> {
     Ok(ThreadMatch {
         case_id: CaseId(row.try_get(0)?),
         number: CaseNumber::parse(&row.try_get::<String, _>(1)?)
@@ -136,138 +134,6 @@ fn thread_from_row(row: &sqlx::any::AnyRow) -> Result<ThreadMatch, StoreError> {
 }
 
 impl Store {
-    /// Whether a message with this dedupe key is already stored.
-    pub async fn message_exists(&self, dedupe_key: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM messages WHERE dedupe_key = $1")
-                .bind(dedupe_key)
-                .fetch_optional(self.pool())
-                .await?;
-        Ok(found.is_some())
-    }
-
-    /// Finds the case a message continues: by a case number in its subject, or by a
-    /// Message-ID it answers (ours, in the outbox, or one of the case's own messages).
-    pub async fn find_thread(
-        &self,
-        number: Option<CaseNumber>,
-        ids: &[String],
-    ) -> Result<Option<ThreadMatch>, StoreError> {
-        if let Some(number) = number {
-            let row = sqlx::query(&format!(
-                "SELECT {THREAD_COLUMNS} FROM cases c WHERE c.number = $1"
-            ))
-            .bind(number.to_string())
-            .fetch_optional(self.pool())
-            .await?;
-            if let Some(row) = row {
-                return thread_from_row(&row).map(Some);
-            }
-        }
-        for id in ids.iter().rev() {
-            let row = sqlx::query(&format!(
-                "SELECT {THREAD_COLUMNS} FROM cases c WHERE c.id = \
-                 (SELECT case_id FROM messages WHERE message_id = $1 \
-                  UNION SELECT case_id FROM outbox WHERE message_id = $2 LIMIT 1)"
-            ))
-            .bind(id)
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-            if let Some(row) = row {
-                return thread_from_row(&row).map(Some);
-            }
-        }
-        Ok(None)
-    }
-
-    /// Records a new case with its first message and decision, and the outbox entries that
-    /// `compose` builds once the case number is known, all in one transaction. Returns
-    /// `None` when the message turned out to be stored already (a duplicate); then
-    /// nothing is written.
-    pub async fn record_new_case<F>(
-        &self,
-        case: NewCase,
-        message: NewMessage,
-        decision: NewDecision,
-        compose: F,
-    ) -> Result<Option<(CaseId, CaseNumber)>, StoreError>
-    where
-        F: FnOnce(CaseId, CaseNumber) -> Vec<NewOutboxEntry>,
-    {
-        let mut tx = self.pool().begin().await?;
-        let year = swedish_year(case.created_at);
-        let serial: i64 = sqlx::query_scalar(
-            "INSERT INTO case_number_counters (year, last_serial) VALUES ($1, 1) \
-             ON CONFLICT (year) DO UPDATE SET last_serial = case_number_counters.last_serial + 1 \
-             RETURNING last_serial",
-        )
-        .bind(i64::from(year))
-        .fetch_one(&mut *tx)
-        .await?;
-        let number = CaseNumber::new(
-            year,
-            u32::try_from(serial).map_err(|_| StoreError::Corrupt("case_number_counters"))?,
-        );
-        let case_id: i64 = sqlx::query_scalar(
-            "INSERT INTO cases (number, status, department_id, language, channel, urgent, sensitive, \
-             auto_reply, bulk, citizen_address, subject, confidence, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
-        )
-        .bind(number.to_string())
-        .bind(case.status.as_str())
-        .bind(case.department.as_deref())
-        .bind(&case.language)
-        .bind(case.channel.as_str())
-        .bind(i64::from(case.flags.urgent))
-        .bind(i64::from(case.flags.sensitive))
-        .bind(i64::from(case.flags.auto_reply))
-        .bind(i64::from(case.flags.bulk))
-        .bind(case.citizen_address.as_deref())
-        .bind(text(&case.subject))
-        .bind(case.confidence)
-        .bind(case.created_at)
-        .bind(case.created_at)
-        .fetch_one(&mut *tx)
-        .await?;
-        let case_id = CaseId(case_id);
-        if !insert_message(&mut tx, case_id, &message).await? {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        insert_decision(&mut tx, case_id, &decision, case.created_at).await?;
-        for entry in compose(case_id, number) {
-            insert_outbox(&mut tx, &entry).await?;
-        }
-        tx.commit().await?;
-        Ok(Some((case_id, number)))
-    }
-
-    /// Adds a message to an existing case, with any outbox entries, in one transaction.
-    /// Returns false when the message was stored already.
-    pub async fn record_joined_message(
-        &self,
-        case_id: CaseId,
-        message: NewMessage,
-        outbox: Vec<NewOutboxEntry>,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        if !insert_message(&mut tx, case_id, &message).await? {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        for entry in &outbox {
-            insert_outbox(&mut tx, entry).await?;
-        }
-        sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
-            .bind(message.received_at)
-            .bind(case_id.0)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
     /// The most recent cases, newest first, with their latest explanation.
     pub async fn recent_cases(&self, limit: i64) -> Result<Vec<CaseRow>, StoreError> {
         let rows = sqlx::query(
@@ -306,7 +172,7 @@ impl Store {
 }
 
 /// Inserts a message unless its dedupe key exists; returns whether it was inserted.
-async fn insert_message(
+pub(super) async fn insert_message(
     tx: &mut Transaction<'_, Any>,
     case_id: CaseId,
     m: &NewMessage,
@@ -339,7 +205,7 @@ async fn insert_message(
     Ok(inserted.is_some())
 }
 
-async fn insert_decision(
+pub(super) async fn insert_decision(
     tx: &mut Transaction<'_, Any>,
     case_id: CaseId,
     d: &NewDecision,
@@ -364,7 +230,7 @@ async fn insert_decision(
 }
 
 /// The calendar year in Sweden at a moment: New Year falls in winter time, UTC+1.
-fn swedish_year(unix_seconds: i64) -> u16 {
+pub(super) fn swedish_year(unix_seconds: i64) -> u16 {
     time::OffsetDateTime::from_unix_timestamp(unix_seconds + 3600)
         .map(|t| t.year().clamp(0, 9999) as u16)
         .unwrap_or(2026)

@@ -121,17 +121,4 @@ impl Store {
             )
             .collect())
     }
-
-    /// How many acknowledgements went to an address since a moment (loop protection).
-    pub async fn acknowledgements_since(
-        &self,
-        recipient: &str,
-        since: i64,
-    ) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND kind = 'acknowledgement' AND created_at >= $2")
-            .bind(recipient)
-            .bind(since)
-            .fetch_one(self.pool())
-            .await?)
-    }
 }

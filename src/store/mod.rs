@@ -5,10 +5,12 @@
 //! `migrations/sqlite` and `migrations/postgres`, file for file, and runs at start.
 
 mod cases;
+mod intake;
 mod mailboxes;
 mod outbox;
 
 pub use cases::{CaseRow, NewCase, NewDecision, NewMessage, ThreadMatch};
+pub use intake::IntakeBatch;
 pub use mailboxes::{Checkpoint, MailboxStatus};
 pub use outbox::{NewOutboxEntry, OutboxEntry};
 
@@ -182,29 +184,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Stores a message that could not be parsed. Returns false when the same bytes were
-    /// already quarantined.
-    pub async fn quarantine(
-        &self,
-        content_hash: &str,
-        source: &str,
-        reason: &str,
-        raw: &[u8],
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO quarantine (content_hash, source, reason, raw, received_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (content_hash) DO NOTHING",
-        )
-        .bind(content_hash)
-        .bind(source)
-        .bind(reason)
-        .bind(raw)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
     }
 
     /// Counts rows of the main tables, for reports and tests.

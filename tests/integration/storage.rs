@@ -74,14 +74,52 @@ async fn pipeline_behaves(database_url: Option<&str>) {
     ));
     assert_eq!(t.process(nul, "test").await.unwrap(), Outcome::Duplicate);
 
+    // One batch (as from one IMAP fetch): a new mail, the same mail again, an answer to it,
+    // and broken bytes are told apart inside the one transaction.
+    let batch_first = b"From: c@example.se\r\nSubject: Sopor\r\nMessage-ID: <batch1@example.se>\r\n\r\nSoptunnan har inte t\xc3\xb6mts.\r\n".to_vec();
+    let batch_answer = b"From: c@example.se\r\nSubject: Re: Sopor\r\nMessage-ID: <batch2@example.se>\r\nIn-Reply-To: <batch1@example.se>\r\n\r\nOch lock saknas.\r\n".to_vec();
+    let outcomes = t
+        .process_batch(
+            vec![
+                batch_first.clone(),
+                batch_first,
+                batch_answer,
+                b"\x00\x02".to_vec(),
+            ],
+            "test",
+        )
+        .await
+        .unwrap();
+    let Outcome::NewCase {
+        case_id: batch_case,
+        number: batch_number,
+        ..
+    } = outcomes[0].clone()
+    else {
+        panic!("{outcomes:?}")
+    };
+    assert_eq!(batch_number.serial(), 4);
+    assert_eq!(outcomes[1], Outcome::Duplicate);
+    assert_eq!(
+        outcomes[2],
+        Outcome::Joined {
+            case_id: batch_case,
+            number: batch_number
+        }
+    );
+    assert!(
+        matches!(outcomes[3], Outcome::Quarantined { .. }),
+        "{outcomes:?}"
+    );
+
     let counts = app.store().counts().await.unwrap();
-    assert_eq!(counts.cases, 3);
-    assert_eq!(counts.messages, 5);
+    assert_eq!(counts.cases, 4);
+    assert_eq!(counts.messages, 7);
     let delivered = app.flush_outbox().await.unwrap();
     assert_eq!(delivered.sent as i64, counts.outbox);
     assert_eq!(app.store().counts().await.unwrap().outbox_pending, 0);
     let decisions = helpers::count(&app, "SELECT COUNT(*) FROM routing_decisions").await;
-    assert_eq!(decisions, 3, "one decision per case");
+    assert_eq!(decisions, 4, "one decision per case");
     let knowledge = helpers::count(&app, "SELECT COUNT(*) FROM knowledge_entries").await;
     assert_eq!(
         knowledge as usize,
