@@ -15,10 +15,12 @@ find_pg_bin() {
   return 1
 }
 
-# Debian packages the tests start as real servers: PostgreSQL, Dovecot (IMAP), Postfix's smtp-sink.
+# Debian packages the tests start as real servers: PostgreSQL, Dovecot (IMAP, SMTP submission),
+# Postfix's smtp-sink.
 missing=()
 find_pg_bin >/dev/null || missing+=(postgresql)
 command -v dovecot >/dev/null || missing+=(dovecot-imapd)
+[ -x /usr/lib/dovecot/submission ] || missing+=(dovecot-submissiond)
 command -v smtp-sink >/dev/null || missing+=(postfix)
 command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then

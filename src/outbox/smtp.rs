@@ -12,10 +12,10 @@ use crate::store::OutboxEntry;
 use crate::tls::MailStream;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{
-    AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
-};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::commands::Auth;
 use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::response::Response;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
@@ -58,6 +58,32 @@ fn temporary(e: impl std::fmt::Display) -> TransportError {
     TransportError::Temporary(e.to_string())
 }
 
+/// SASL XOAUTH2. A refused token is not answered at once: the server first sends a 334 with
+/// an error status (base64 JSON), the client answers with an empty line, and only then comes
+/// the server's 535. lettre's own `auth` answers that 334 with a client error of its own
+/// ("this mechanism does not expect a challenge") and loses the server's answer; this follows
+/// the protocol, so a refused token is reported as the server's 535.
+async fn xoauth2(
+    connection: &mut AsyncSmtpConnection,
+    credentials: Credentials,
+) -> Result<Response, lettre::transport::smtp::Error> {
+    if !connection
+        .server_info()
+        .supports_auth_mechanism(Mechanism::Xoauth2)
+    {
+        // lettre reports this without sending anything.
+        return connection.auth(&[Mechanism::Xoauth2], &credentials).await;
+    }
+    let response = connection
+        .command(Auth::new(Mechanism::Xoauth2, credentials, None)?)
+        .await?;
+    if response.has_code(334) {
+        // The empty response ends the exchange; the server's answer (535) becomes the error.
+        return connection.command("\r\n").await;
+    }
+    Ok(response)
+}
+
 impl SmtpTransport {
     /// Prepares the transport; connects nothing yet. `envelope_from` receives bounces.
     pub fn new(config: SmtpConfig, envelope_from: EmailAddress) -> Result<Self, SmtpSetupError> {
@@ -73,9 +99,8 @@ impl SmtpTransport {
                     let pem = std::fs::read(ca)?;
                     let cert = Certificate::from_pem(&pem)
                         .map_err(|e| SmtpSetupError::Tls(e.to_string()))?;
-                    builder = builder
-                        .certificate_store(CertificateStore::None)
-                        .add_root_certificate(cert);
+                    // The system roots stay trusted; the file adds a local CA.
+                    builder = builder.add_root_certificate(cert);
                 }
                 (
                     Some(
@@ -165,10 +190,14 @@ impl SmtpTransport {
             None => c.password.expose().to_owned(),
         };
         let credentials = Credentials::new(c.username.clone(), secret);
-        if let Err(e) = self
-            .with_timeout("login", connection.auth(&mechanisms, &credentials))
-            .await
-        {
+        let login = async {
+            if c.auth == AuthMethod::Xoauth2 {
+                xoauth2(&mut connection, credentials).await
+            } else {
+                connection.auth(&mechanisms, &credentials).await
+            }
+        };
+        if let Err(e) = self.with_timeout("login", login).await {
             if let Some(tokens) = &self.tokens {
                 tokens.invalidate().await;
             }

@@ -10,4 +10,5 @@ mod corpus;
 mod crash;
 mod logs;
 mod mail;
+mod mail_auth;
 mod storage;

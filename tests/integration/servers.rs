@@ -1,4 +1,5 @@
-//! Real mail servers for integration tests: Dovecot (IMAP) and Postfix's `smtp-sink` (SMTP).
+//! Real mail servers for integration tests: Dovecot (IMAP, and on request its SMTP submission
+//! service and OAuth 2.0 token checking) and Postfix's `smtp-sink` (SMTP).
 //!
 //! Each server runs in its own short temporary folder under `/tmp` on free ports of 127.0.0.1,
 //! is ready (greeting received) when its constructor returns, and is stopped (and reaped) on drop.
@@ -7,6 +8,7 @@
 //! Requirements (Debian 12), as root:
 //! ```text
 //! apt-get install -y --no-install-recommends dovecot-imapd openssl
+//! apt-get install -y --no-install-recommends dovecot-submissiond   # only for DovecotOptions::submission_relay_port
 //! echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 //! apt-get install -y --no-install-recommends postfix   # only for /usr/sbin/smtp-sink; no daemon is started
 //! ```
@@ -76,8 +78,26 @@ pub fn free_port() -> u16 {
 // Dovecot
 // ---------------------------------------------------------------------------------------------
 
+/// What a [`Dovecot`] offers beyond plain IMAP; the default is what `Dovecot::start(false)` starts.
+#[derive(Clone, Debug, Default)]
+pub struct DovecotOptions {
+    /// TLS as with `Dovecot::start(true)`: STARTTLS on the IMAP port and an imaps listener, and on
+    /// the submission service STARTTLS and an implicit-TLS (submissions) listener.
+    pub tls: bool,
+    /// Also runs Dovecot's SMTP submission service (package `dovecot-submissiond`), which
+    /// accepts mail after AUTH (PLAIN/LOGIN with [`IMAP_PASSWORD`], or XOAUTH2/OAUTHBEARER with
+    /// `oauth2_introspection_url`) and relays it to 127.0.0.1 on this port (e.g. an [`SmtpSink`]).
+    pub submission_relay_port: Option<u16>,
+    /// Also accepts SASL XOAUTH2 and OAUTHBEARER (IMAP and submission): Dovecot's `oauth2`
+    /// passdb checks each token by POSTing `token=...` to this URL (RFC 7662 introspection) and
+    /// accepts it when the JSON answer has `"active": true` and `"username": "kc"`.
+    /// PLAIN/LOGIN keep using [`IMAP_PASSWORD`].
+    pub oauth2_introspection_url: Option<String>,
+}
+
 /// A running Dovecot 2.3 IMAP server for user [`IMAP_USER`] / [`IMAP_PASSWORD`], with Maildir
-/// storage owned by `nobody`, hierarchy separator `/`, and optionally TLS (STARTTLS and imaps).
+/// storage owned by `nobody`, hierarchy separator `/`, and optionally TLS (STARTTLS and imaps),
+/// an SMTP submission service and XOAUTH2 (see [`DovecotOptions`]).
 ///
 /// Test-friendly settings: failed logins are answered within 0.5 s and never slow down later
 /// ones, and up to 1,000 simultaneous connections per user and address are allowed. The log is
@@ -87,6 +107,8 @@ pub struct Dovecot {
     child: Option<Child>,
     port: u16,
     tls_port: Option<u16>,
+    submission_port: Option<u16>,
+    submissions_port: Option<u16>,
     owner: (u32, u32),
     mailbox_dirs: Mutex<HashMap<String, PathBuf>>,
 }
@@ -98,9 +120,25 @@ impl Dovecot {
     /// has an empty INBOX. Returns once the server has sent its IMAP greeting; panics with the
     /// server's log otherwise.
     pub fn start(tls: bool) -> Dovecot {
+        Dovecot::start_with(DovecotOptions {
+            tls,
+            ..DovecotOptions::default()
+        })
+    }
+
+    /// Starts Dovecot as [`Dovecot::start`] does, with what `options` adds (see
+    /// [`DovecotOptions`]). Returns once the IMAP and, if asked for, the submission service have
+    /// sent their greetings and every port listens; panics with the server's log otherwise.
+    pub fn start_with(options: DovecotOptions) -> Dovecot {
+        if options.submission_relay_port.is_some() && !Path::new(SUBMISSION_BINARY).exists() {
+            panic!(
+                "dovecot's submission service is not installed ({SUBMISSION_BINARY}): \
+                 apt-get install -y --no-install-recommends dovecot-submissiond"
+            );
+        }
         let mut failures = Vec::new();
         for _ in 0..START_ATTEMPTS {
-            let mut dovecot = Dovecot::prepare(tls);
+            let mut dovecot = Dovecot::prepare(&options);
             match dovecot.launch() {
                 Ok(()) => return dovecot,
                 // Another process took one of our free ports before Dovecot bound it: new ports.
@@ -122,6 +160,18 @@ impl Dovecot {
     /// The implicit-TLS IMAP (imaps) port, when started with TLS.
     pub fn tls_port(&self) -> Option<u16> {
         self.tls_port
+    }
+
+    /// The SMTP submission port (STARTTLS when started with TLS), when started with
+    /// [`DovecotOptions::submission_relay_port`].
+    pub fn submission_port(&self) -> Option<u16> {
+        self.submission_port
+    }
+
+    /// The implicit-TLS SMTP submission (submissions) port, when started with TLS and
+    /// [`DovecotOptions::submission_relay_port`].
+    pub fn submissions_port(&self) -> Option<u16> {
+        self.submissions_port
     }
 
     /// The self-signed server certificate (PEM) to trust as a root, when started with TLS.
@@ -195,16 +245,25 @@ impl Dovecot {
     }
 
     /// Creates the folder, certificate, configuration, users file and INBOX; does not start anything.
-    fn prepare(tls: bool) -> Dovecot {
+    fn prepare(options: &DovecotOptions) -> Dovecot {
+        let tls = options.tls;
         let dir = short_tempdir("dv");
         let root = dir.path();
         let owner = nobody_ids();
         let port = free_port();
         let tls_port = if tls { Some(free_port()) } else { None };
+        let submission_port = options.submission_relay_port.map(|_| free_port());
+        let submissions_port = submission_port.filter(|_| tls).map(|_| free_port());
         if tls {
             generate_certificate(root);
         }
-        let config = dovecot_config(root, port, tls_port);
+        let mut config = dovecot_config(root, port, tls_port);
+        if let Some(url) = &options.oauth2_introspection_url {
+            config = with_oauth2(&config, root, url);
+        }
+        if let (Some(relay), Some(port)) = (options.submission_relay_port, submission_port) {
+            config = with_submission(&config, port, submissions_port, relay);
+        }
         fs::write(root.join("dovecot.conf"), config).expect("write dovecot.conf");
         fs::write(
             root.join("users"),
@@ -223,6 +282,8 @@ impl Dovecot {
             child: None,
             port,
             tls_port,
+            submission_port,
+            submissions_port,
             owner,
             mailbox_dirs: Mutex::new(HashMap::new()),
         }
@@ -254,8 +315,16 @@ impl Dovecot {
             Err(error) => panic!("cannot run dovecot: {error}"),
         };
         let child = self.child.insert(child);
-        let ready =
-            wait_until_ready(child, self.port, Some("* OK")).and_then(|()| match self.tls_port {
+        let ready = wait_until_ready(child, self.port, Some("* OK"))
+            .and_then(|()| match self.tls_port {
+                Some(port) => wait_until_ready(child, port, None),
+                None => Ok(()),
+            })
+            .and_then(|()| match self.submission_port {
+                Some(port) => wait_until_ready(child, port, Some("220")),
+                None => Ok(()),
+            })
+            .and_then(|()| match self.submissions_port {
                 Some(port) => wait_until_ready(child, port, None),
                 None => Ok(()),
             });
@@ -305,7 +374,10 @@ impl Dovecot {
         }
         stop_processes(&family);
         wait_until_free(self.port);
-        if let Some(port) = self.tls_port {
+        for port in [self.tls_port, self.submission_port, self.submissions_port]
+            .into_iter()
+            .flatten()
+        {
             wait_until_free(port);
         }
     }
@@ -443,6 +515,96 @@ service imap-login {{
 }}
 "
     )
+}
+
+/// Where Debian's `dovecot-submissiond` puts the submission service.
+const SUBMISSION_BINARY: &str = "/usr/lib/dovecot/submission";
+
+/// Adds SASL XOAUTH2 and OAUTHBEARER to a configuration from [`dovecot_config`]: an `oauth2`
+/// passdb for those mechanisms that asks `introspection_url` (POST `token=...`) about every
+/// token, beside the passwd-file passdb, which then serves PLAIN and LOGIN only.
+fn with_oauth2(config: &str, root: &Path, introspection_url: &str) -> String {
+    let oauth2 = root.join("dovecot-oauth2.conf.ext");
+    fs::write(
+        &oauth2,
+        format!(
+            "introspection_mode = post
+introspection_url = {introspection_url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 10000
+"
+        ),
+    )
+    .expect("write dovecot-oauth2.conf.ext");
+    let root = root.display();
+    let passwd_file = format!(
+        "passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/users
+}}
+"
+    );
+    assert!(config.contains(&passwd_file), "dovecot_config's passdb");
+    config
+        .replace(
+            "auth_mechanisms = plain login\n",
+            "auth_mechanisms = plain login xoauth2 oauthbearer\n",
+        )
+        .replace(
+            &passwd_file,
+            &format!(
+                "passdb {{
+  driver = passwd-file
+  mechanisms = plain login
+  args = scheme=PLAIN username_format=%u {root}/users
+}}
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {}
+}}
+",
+                oauth2.display()
+            ),
+        )
+}
+
+/// Adds Dovecot's SMTP submission service to a configuration from [`dovecot_config`]: a
+/// listener on `port` (STARTTLS when the configuration has TLS), an implicit-TLS one on
+/// `tls_port`, relaying every accepted message to 127.0.0.1:`relay_port` without TLS or AUTH.
+fn with_submission(config: &str, port: u16, tls_port: Option<u16>, relay_port: u16) -> String {
+    let mut config = config.replace("protocols = imap\n", "protocols = imap submission\n");
+    let submissions = match tls_port {
+        Some(tls_port) => format!(
+            "  inet_listener submissions {{
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
+  }}
+"
+        ),
+        None => String::new(),
+    };
+    config.push_str(&format!(
+        "hostname = localhost
+submission_relay_host = 127.0.0.1
+submission_relay_port = {relay_port}
+submission_relay_ssl = no
+# As for imap-login: one long-lived login process, started with the master.
+service submission-login {{
+  service_count = 0
+  process_min_avail = 1
+  inet_listener submission {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+{submissions}}}
+"
+    ));
+    config
 }
 
 /// Generates `cert.pem` and `key.pem` in `dir`: a self-signed P-256 certificate for localhost and
