@@ -80,12 +80,27 @@ pub struct EvalReport {
     pub p99_ms: f64,
     /// Time to build the index, milliseconds.
     pub index_build_ms: f64,
-    /// Time to train the linear model, milliseconds.
+    /// Time to train the department model (held-out choice and calibration included),
+    /// milliseconds.
     pub model_train_ms: f64,
+    /// Share of all items decided with confidence of at least 0.9.
+    pub confident_share: f64,
+    /// Of those, the share routed to the right department (an out-of-scope item counts as
+    /// wrong); null when there are none.
+    pub confident_accuracy: Option<f64>,
+    /// The model shape chosen on held-out knowledge entries.
+    pub model: Option<crate::routing::ModelKind>,
+    /// Knowledge entries held out to choose the model and calibrate the confidence.
+    pub held_out: usize,
+    /// Whether the confidence is calibrated.
+    pub calibrated: bool,
     /// Per department.
     #[serde(skip)]
     pub per_class: BTreeMap<String, ClassFigures>,
 }
+
+/// The confidence from which the calibration promises at least 95% right decisions.
+pub const CONFIDENT: f64 = 0.9;
 
 /// Evaluates a knowledge base and rules on test items.
 pub fn evaluate(
@@ -108,6 +123,7 @@ pub fn evaluate(
     let (mut auto_in_scope, mut auto_correct, mut auto_total) = (0usize, 0usize, 0usize);
     let (mut answer_items, mut hit1, mut rr_sum) = (0usize, 0usize, 0.0f64);
     let mut confusion: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new(); // (tp, fp, fn)
+    let (mut confident, mut confident_right) = (0usize, 0usize);
 
     for item in items {
         let text = if item.subject.is_empty() {
@@ -119,6 +135,11 @@ pub fn evaluate(
         let c = classifier.classify(Enquiry::text(&text))?;
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);
         let predicted = c.department().map(str::to_owned);
+        if c.confidence >= CONFIDENT {
+            confident += 1;
+            confident_right +=
+                usize::from(item.department.is_some() && predicted == item.department);
+        }
         if c.auto_route {
             auto_total += 1;
         } else {
@@ -219,6 +240,11 @@ pub fn evaluate(
         p99_ms: percentile(&latencies, 0.99),
         index_build_ms,
         model_train_ms,
+        confident_share: ratio(confident, items.len()),
+        confident_accuracy: (confident > 0).then(|| ratio(confident_right, confident)),
+        model: classifier.training().model,
+        held_out: classifier.training().held_out,
+        calibrated: classifier.training().calibrated,
         per_class,
     })
 }

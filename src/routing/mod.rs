@@ -2,13 +2,16 @@
 //! answers, and the classifier that combines them.
 
 pub mod analysis;
+mod calibration;
 mod classifier;
 pub mod knowledge;
 mod language;
 mod model;
 pub mod rules;
 
-pub use classifier::{Classification, Classifier, ClassifierSettings, Enquiry};
+pub use calibration::Calibration;
+pub use classifier::{Classification, Classifier, ClassifierSettings, Enquiry, TrainingReport};
 pub use knowledge::{KnowledgeEntry, KnowledgeError, KnowledgeIndex, Neighbour};
 pub use language::detect_language;
+pub use model::ModelKind;
 pub use rules::{Department, RoutingRules, RuleMatch, RuleVerdict};
