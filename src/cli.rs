@@ -90,6 +90,10 @@ enum Command {
         /// Auto-route threshold (default: the configuration's).
         #[arg(long)]
         threshold: Option<f64>,
+        /// Feed each test item back with its true department after predicting it, as staff
+        /// confirming or correcting cases would (reports the second half's accuracy).
+        #[arg(long)]
+        learn: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -178,6 +182,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             test,
             rules,
             threshold,
+            learn,
             common,
         } => {
             let config = load_config(&common)?;
@@ -205,7 +210,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 neighbours: config.routing.neighbours,
             };
             let report = tokio::task::spawn_blocking(move || {
-                crate::eval::evaluate(entries, rules, &items, settings)
+                crate::eval::evaluate(entries, rules, &items, settings, learn)
             })
             .await??;
             print!("{}", crate::eval::table(&report));

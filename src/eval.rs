@@ -83,6 +83,11 @@ pub struct EvalReport {
     /// Time to train the department model (held-out choice and calibration included),
     /// milliseconds.
     pub model_train_ms: f64,
+    /// Top-1 accuracy on the in-scope items of the second half of the test set (with
+    /// `learn`, after the first half was fed back).
+    pub second_half_accuracy: f64,
+    /// Whether each item was fed back after its prediction (`eval --learn`).
+    pub learn: bool,
     /// Share of all items decided with confidence of at least 0.9.
     pub confident_share: f64,
     /// Of those, the share routed to the right department (an out-of-scope item counts as
@@ -108,6 +113,7 @@ pub fn evaluate(
     rules: RoutingRules,
     items: &[EvalItem],
     settings: ClassifierSettings,
+    learn: bool,
 ) -> Result<EvalReport, crate::routing::KnowledgeError> {
     let kb_len = kb.len();
     let started = Instant::now();
@@ -125,7 +131,8 @@ pub fn evaluate(
     let mut confusion: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new(); // (tp, fp, fn)
     let (mut confident, mut confident_right) = (0usize, 0usize);
 
-    for item in items {
+    let (mut second_half, mut second_half_right) = (0usize, 0usize);
+    for (position, item) in items.iter().enumerate() {
         let text = if item.subject.is_empty() {
             item.text.clone()
         } else {
@@ -164,6 +171,19 @@ pub fn evaluate(
                 if c.auto_route {
                     auto_in_scope += 1;
                     auto_correct += usize::from(right);
+                }
+                if position >= items.len() / 2 {
+                    second_half += 1;
+                    second_half_right += usize::from(right);
+                }
+                if learn {
+                    classifier.learn(KnowledgeEntry {
+                        id: format!("learned:{}", item.id),
+                        department: Some(truth.clone()),
+                        subject: item.subject.clone(),
+                        text: item.text.clone(),
+                        answer: String::new(),
+                    })?;
                 }
             }
             None => {
@@ -240,6 +260,8 @@ pub fn evaluate(
         p99_ms: percentile(&latencies, 0.99),
         index_build_ms,
         model_train_ms,
+        second_half_accuracy: ratio(second_half_right, second_half),
+        learn,
         confident_share: ratio(confident, items.len()),
         confident_accuracy: (confident > 0).then(|| ratio(confident_right, confident)),
         model: classifier.training().model,
@@ -293,15 +315,18 @@ mod tests {
         assert_eq!(percentile(&[], 0.5), 0.0);
     }
 
-    #[test]
-    fn figures_count_right_wrong_and_abstained_items() {
-        let kb = |id: &str, d: &str, t: &str| KnowledgeEntry {
+    fn kb(id: &str, d: &str, t: &str) -> KnowledgeEntry {
+        KnowledgeEntry {
             id: id.into(),
             department: Some(d.into()),
             subject: String::new(),
             text: t.into(),
             answer: format!("svar {id}"),
-        };
+        }
+    }
+
+    #[test]
+    fn figures_count_right_wrong_and_abstained_items() {
         let entries = vec![
             kb("a1", "vatten", "sophämtning soptunna tömning"),
             kb("a2", "vatten", "vattenläcka vattenmätare"),
@@ -322,10 +347,11 @@ mod tests {
             item(None, "xyzzy plugh", None),
         ];
         let r = evaluate(
-            entries,
+            entries.clone(),
             RoutingRules::default(),
             &items,
             ClassifierSettings::default(),
+            false,
         )
         .unwrap();
         assert_eq!(r.n, 4);
@@ -333,5 +359,42 @@ mod tests {
         assert_eq!(r.oos_recall, Some(1.0));
         assert_eq!(r.answer_hit1, Some(1.0));
         assert_eq!(r.per_class["skola"].support, 2);
+    }
+
+    #[test]
+    fn learning_from_the_first_half_helps_the_second() {
+        let entries = vec![
+            kb("a1", "vatten", "soptunna tömning sophämtning"),
+            kb("a2", "vatten", "vattenläcka vattenmätare"),
+            kb("b1", "skola", "förskola skolskjuts"),
+            kb("b2", "skola", "grundskola skolmat"),
+        ];
+        // Staff keep routing questions about the school's water to the school.
+        let item = |id: &str, t: &str| EvalItem {
+            id: id.into(),
+            department: Some("skola".into()),
+            subject: String::new(),
+            text: t.into(),
+            answer_id: None,
+        };
+        let items = vec![
+            item("1", "vattenläcka på skolans toalett"),
+            item("2", "vattenläcka på skolans toalett igen"),
+        ];
+        let run = |learn| {
+            evaluate(
+                entries.clone(),
+                RoutingRules::default(),
+                &items,
+                ClassifierSettings::default(),
+                learn,
+            )
+            .unwrap()
+        };
+        let without = run(false);
+        let with = run(true);
+        assert_eq!(without.second_half_accuracy, 0.0, "{without:?}");
+        assert_eq!(with.second_half_accuracy, 1.0, "{with:?}");
+        assert!(with.learn && !without.learn);
     }
 }

@@ -35,6 +35,7 @@ pub mod eval;
 pub mod ingest;
 pub mod oauth;
 pub mod outbox;
+pub mod privacy;
 pub mod routing;
 pub mod source;
 pub mod store;

@@ -5,13 +5,14 @@
 
 use super::analysis::AnalysedText;
 use super::calibration::Calibration;
-use super::knowledge::{looks_english, KnowledgeError, KnowledgeIndex, Neighbour};
+use super::knowledge::{looks_english, KnowledgeEntry, KnowledgeError, KnowledgeIndex, Neighbour};
 use super::language::detect_language;
 use super::model::{DepartmentModel, ModelKind};
 use super::rules::{RoutingRules, RuleVerdict};
 use crate::domain::{DecisionSource, EmailAddress, Language};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::RwLock;
 
 /// Tunable settings of the classifier.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -152,10 +153,23 @@ impl Classification {
 pub struct Classifier {
     rules: RoutingRules,
     index: KnowledgeIndex,
-    model: DepartmentModel,
+    /// Written only when a person's decision is learned.
+    model: RwLock<DepartmentModel>,
     calibration: Calibration,
     training: TrainingReport,
     settings: ClassifierSettings,
+}
+
+/// What became of a learned entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Learned {
+    /// Added to the index.
+    Added,
+    /// An entry with its id was there already.
+    AlreadyKnown,
+    /// Its department is sensitive: it never enters the shared knowledge base.
+    NotShared,
 }
 
 /// How the model was chosen and the confidence calibrated, for reports.
@@ -232,7 +246,7 @@ impl Classifier {
         let mut classifier = Self {
             rules,
             index,
-            model: DepartmentModel::default(),
+            model: RwLock::new(DepartmentModel::default()),
             calibration: Calibration::default(),
             training: TrainingReport::default(),
             settings,
@@ -249,8 +263,9 @@ impl Classifier {
             .map(|e| (&e.analysed, e.department.as_str()))
             .collect();
         if examples.len() < MIN_ENTRIES_TO_HOLD_OUT {
-            self.model = DepartmentModel::train(&all, ModelKind::Linear);
-            self.training.model = self.model.is_trained().then(|| self.model.kind());
+            let model = DepartmentModel::train(&all, ModelKind::Linear);
+            self.training.model = model.is_trained().then(|| model.kind());
+            self.model = RwLock::new(model);
             return;
         }
         let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -271,7 +286,7 @@ impl Classifier {
         // The best shape so far: its held-out accuracy and (raw score, right) per entry.
         let mut best: Option<(ModelKind, f64, Vec<CalibrationPoint>)> = None;
         for kind in kinds {
-            self.model = DepartmentModel::train(&training, kind);
+            self.model = RwLock::new(DepartmentModel::train(&training, kind));
             let points: Vec<(f64, bool)> = held_out
                 .iter()
                 .filter_map(|e| {
@@ -294,10 +309,42 @@ impl Classifier {
         }
         let (kind, _, points) = best.expect("at least the linear model was tried");
         self.calibration = Calibration::fit(&points);
-        self.model = DepartmentModel::train(&all, kind);
-        self.training.model = self.model.is_trained().then(|| self.model.kind());
+        let model = DepartmentModel::train(&all, kind);
+        self.training.model = model.is_trained().then(|| model.kind());
+        self.model = RwLock::new(model);
         self.training.held_out = held_out.len();
         self.training.calibrated = self.calibration.is_fitted();
+    }
+
+    /// Learns from a person's decision: the entry (already redacted) joins the index at
+    /// once, so its nearest-neighbour vote counts for the next similar enquiry; the model
+    /// takes it in at the next start. Entries of sensitive departments are never shared.
+    pub fn learn(&self, entry: KnowledgeEntry) -> Result<Learned, KnowledgeError> {
+        let sensitive = entry
+            .department
+            .as_deref()
+            .and_then(|d| self.rules.department(d))
+            .is_some_and(|d| d.sensitive);
+        if sensitive {
+            return Ok(Learned::NotShared);
+        }
+        let text = format!("{}\n{}", entry.subject, entry.text);
+        let department = entry.department.clone();
+        if !self.index.add(entry)? {
+            return Ok(Learned::AlreadyKnown);
+        }
+        if let Some(department) = department {
+            let analysed = self.analyse(&text);
+            self.model
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .learn(&analysed, &department);
+        }
+        Ok(Learned::Added)
+    }
+
+    fn model(&self) -> std::sync::RwLockReadGuard<'_, DepartmentModel> {
+        self.model.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// How the model was chosen and calibrated.
@@ -342,7 +389,7 @@ impl Classifier {
         let telling_words = blend
             .ranking
             .first()
-            .map(|(d, _)| self.model.telling_words(&query, d, 5))
+            .map(|(d, _)| self.model().telling_words(&query, d, 5))
             .unwrap_or_default();
         Ok(Classification {
             auto_route: confidence >= self.settings.auto_route_threshold
@@ -389,7 +436,8 @@ impl Classifier {
         }
         let index_total: f64 = index_votes.values().sum();
         let rule_total: f64 = rules.matches.iter().map(|m| m.score).sum();
-        let rule_weight = if index_total > 0.0 || self.model.is_trained() {
+        let model = self.model().predict(query);
+        let rule_weight = if index_total > 0.0 || !model.is_empty() {
             rule_total / (rule_total + RULE_HALF_WEIGHT)
         } else if rule_total > 0.0 {
             1.0
@@ -397,7 +445,6 @@ impl Classifier {
             0.0
         };
 
-        let model = self.model.predict(query);
         let model_weight = if model.is_empty() {
             0.0
         } else if index_total > 0.0 {

@@ -9,14 +9,14 @@ use crate::diagnostics::{Problem, Problems};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED,
 };
 use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
-use tantivy::{doc, Index, IndexReader, ReloadPolicy, Term};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 /// Errors of the knowledge index.
 #[derive(Debug, thiserror::Error)]
@@ -125,13 +125,20 @@ fn schema() -> (Schema, Fields) {
     (builder.build(), fields)
 }
 
-/// The knowledge entries and their search index.
+/// The knowledge entries and their search index. Entries learned while running are added
+/// through the one writer of the index and searchable at once.
 pub struct KnowledgeIndex {
-    entries: Vec<Arc<KnowledgeEntry>>,
+    entries: RwLock<Vec<Arc<KnowledgeEntry>>>,
+    index: Index,
     reader: IndexReader,
+    /// Created on the first learned entry; the only writer of this index.
+    writer: Mutex<Option<IndexWriter<TantivyDocument>>>,
     fields: Fields,
     analyser: Analyser,
 }
+
+/// Memory of the writer used for learned entries (tantivy's smallest budget).
+const LEARNING_WRITER_BYTES: usize = 15 << 20;
 
 impl KnowledgeIndex {
     /// Builds an index in memory (for `eval` and tests).
@@ -155,12 +162,7 @@ impl KnowledgeIndex {
                     .reload_policy(ReloadPolicy::Manual)
                     .try_into()?;
                 if reader.searcher().num_docs() as usize == entries.len() {
-                    return Ok(Self {
-                        entries: entries.into_iter().map(Arc::new).collect(),
-                        reader,
-                        fields,
-                        analyser: Analyser::new(),
-                    });
+                    return Ok(Self::assemble(index, reader, fields, entries));
                 }
             }
         }
@@ -182,18 +184,9 @@ impl KnowledgeIndex {
     ) -> Result<Self, KnowledgeError> {
         register_tokenizer(&index);
         let analyser = Analyser::new();
-        let mut writer = index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 64 << 20)?;
+        let mut writer = index.writer_with_num_threads::<TantivyDocument>(1, 64 << 20)?;
         for (ord, entry) in entries.iter().enumerate() {
-            let question =
-                analyse_entry_text(&analyser, &format!("{}\n{}", entry.subject, entry.text));
-            let answer = analyse_entry_text(&analyser, &entry.answer);
-            writer.add_document(doc!(
-                fields.ord => ord as u64,
-                fields.question_stems => question.stems.join(" "),
-                fields.question_grams => question.grams.join(" "),
-                fields.answer_stems => answer.stems.join(" "),
-                fields.answer_grams => answer.grams.join(" "),
-            ))?;
+            writer.add_document(document(&analyser, fields, ord, entry))?;
         }
         writer.commit()?;
         writer.wait_merging_threads()?;
@@ -201,27 +194,77 @@ impl KnowledgeIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        Ok(Self {
-            entries: entries.into_iter().map(Arc::new).collect(),
+        Ok(Self::assemble(index, reader, fields, entries))
+    }
+
+    fn assemble(
+        index: Index,
+        reader: IndexReader,
+        fields: Fields,
+        entries: Vec<KnowledgeEntry>,
+    ) -> Self {
+        Self {
+            entries: RwLock::new(entries.into_iter().map(Arc::new).collect()),
+            index,
             reader,
+            writer: Mutex::new(None),
             fields,
-            analyser,
-        })
+            analyser: Analyser::new(),
+        }
+    }
+
+    /// Adds an entry and makes it searchable at once. Returns false (and changes nothing)
+    /// when an entry with its id is there already.
+    pub fn add(&self, entry: KnowledgeEntry) -> Result<bool, KnowledgeError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if self.read_entries().iter().any(|e| e.id == entry.id) {
+            return Ok(false);
+        }
+        let writer = match writer.as_mut() {
+            Some(w) => w,
+            None => writer.insert(
+                self.index
+                    .writer_with_num_threads::<TantivyDocument>(1, LEARNING_WRITER_BYTES)?,
+            ),
+        };
+        // The entry is in the list before the index can return its position.
+        let ord = {
+            let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+            entries.push(Arc::new(entry.clone()));
+            entries.len() - 1
+        };
+        let added = writer
+            .add_document(document(&self.analyser, self.fields, ord, &entry))
+            .and_then(|_| writer.commit());
+        if let Err(e) = added {
+            let _ = writer.rollback();
+            self.entries
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .truncate(ord);
+            return Err(e.into());
+        }
+        self.reader.reload()?;
+        Ok(true)
+    }
+
+    fn read_entries(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<KnowledgeEntry>>> {
+        self.entries.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.read_entries().len()
     }
 
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.read_entries().is_empty()
     }
 
-    /// All entries, in index order.
-    pub fn entries(&self) -> &[Arc<KnowledgeEntry>] {
-        &self.entries
+    /// All entries, in index order (a snapshot).
+    pub fn entries(&self) -> Vec<Arc<KnowledgeEntry>> {
+        self.read_entries().clone()
     }
 
     /// The analyser used for entries and queries.
@@ -258,6 +301,7 @@ impl KnowledgeIndex {
         }
         let searcher = self.reader.searcher();
         let hits = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit))?;
+        let entries = self.read_entries();
         let mut out = Vec::with_capacity(hits.len());
         for (score, address) in hits {
             let column = searcher
@@ -265,7 +309,7 @@ impl KnowledgeIndex {
                 .fast_fields()
                 .u64("ord")?;
             if let Some(ord) = column.first(address.doc_id) {
-                if let Some(entry) = self.entries.get(ord as usize) {
+                if let Some(entry) = entries.get(ord as usize) {
                     out.push(Neighbour {
                         entry: Arc::clone(entry),
                         score,
@@ -275,6 +319,24 @@ impl KnowledgeIndex {
         }
         Ok(out)
     }
+}
+
+/// The index document of an entry at a position.
+fn document(
+    analyser: &Analyser,
+    fields: Fields,
+    ord: usize,
+    entry: &KnowledgeEntry,
+) -> TantivyDocument {
+    let question = analyse_entry_text(analyser, &format!("{}\n{}", entry.subject, entry.text));
+    let answer = analyse_entry_text(analyser, &entry.answer);
+    doc!(
+        fields.ord => ord as u64,
+        fields.question_stems => question.stems.join(" "),
+        fields.question_grams => question.grams.join(" "),
+        fields.answer_stems => answer.stems.join(" "),
+        fields.answer_grams => answer.grams.join(" "),
+    )
 }
 
 /// Entries are written in Swedish or English; the English stemmer is used when an entry
@@ -356,6 +418,30 @@ mod tests {
             .nearest(&AnalysedText::default(), 3)
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn a_learned_entry_is_found_at_once_and_only_once() {
+        let index = KnowledgeIndex::build_in_memory(vec![
+            entry("a", "bygg-miljo", "Behöver jag bygglov för en altan?"),
+            entry("b", "vatten-avfall", "När kommer sophämtningen?"),
+        ])
+        .unwrap();
+        let q = index
+            .analyser()
+            .analyse("Kan jag få en parkeringsplats för husbilen?", false);
+        let before: Vec<String> = index
+            .nearest(&q, 3)
+            .unwrap()
+            .iter()
+            .map(|n| n.entry.id.clone())
+            .collect();
+        assert!(!before.contains(&"KC-2026-000001".to_owned()));
+        let learned = entry("KC-2026-000001", "gata-park", "Parkeringsplats för husbil");
+        assert!(index.add(learned.clone()).unwrap());
+        assert!(!index.add(learned).unwrap(), "the same id twice");
+        assert_eq!(index.len(), 3);
+        assert_eq!(index.nearest(&q, 1).unwrap()[0].entry.id, "KC-2026-000001");
     }
 
     #[test]

@@ -10,7 +10,9 @@ mod model;
 pub mod rules;
 
 pub use calibration::Calibration;
-pub use classifier::{Classification, Classifier, ClassifierSettings, Enquiry, TrainingReport};
+pub use classifier::{
+    Classification, Classifier, ClassifierSettings, Enquiry, Learned, TrainingReport,
+};
 pub use knowledge::{KnowledgeEntry, KnowledgeError, KnowledgeIndex, Neighbour};
 pub use language::detect_language;
 pub use model::ModelKind;

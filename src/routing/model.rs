@@ -232,6 +232,28 @@ impl Linear {
         &self.weights[f as usize * c..(f as usize + 1) * c]
     }
 
+    /// Takes in one example after training with a passive-aggressive step per class
+    /// (PA-I): each class's margin on the example is restored with the smallest change.
+    fn learn(&mut self, x: &Features, y: usize) {
+        let norm: f32 = x.iter().map(|(_, v)| v * v).sum::<f32>() + 1.0;
+        for k in 0..self.classes {
+            let sign = if k == y { 1.0 } else { -1.0 };
+            let decision: f32 = x
+                .iter()
+                .map(|(f, v)| self.weights[*f as usize * self.classes + k] * v)
+                .sum::<f32>()
+                + self.bias[k];
+            let loss = 1.0 - sign * decision;
+            if loss > 0.0 {
+                let tau = (loss / norm).min(Self::C) * sign;
+                for (f, v) in x {
+                    self.weights[*f as usize * self.classes + k] += tau * v;
+                }
+                self.bias[k] += tau;
+            }
+        }
+    }
+
     fn probabilities_into(&self, x: &Features, out: &mut [f32]) {
         out.copy_from_slice(&self.bias);
         for (f, v) in x {
@@ -243,6 +265,23 @@ impl Linear {
             *o *= Self::TEMPERATURE;
         }
         softmax(out);
+    }
+}
+
+/// Buffers of one training step.
+struct Scratch {
+    hidden: Vec<f32>,
+    gradient: Vec<f32>,
+    hidden_gradient: Vec<f32>,
+}
+
+impl Scratch {
+    fn new(classes: usize) -> Self {
+        Self {
+            hidden: vec![0.0; HIDDEN_UNITS],
+            gradient: vec![0.0; classes],
+            hidden_gradient: vec![0.0; HIDDEN_UNITS],
+        }
     }
 }
 
@@ -264,6 +303,10 @@ impl HiddenLayer {
 
     /// Share of a text's terms left out in each training step.
     const DROPOUT: f32 = 0.4;
+    /// Most steps to take in one learned example.
+    const LEARNING_STEPS: usize = 10;
+    /// Rate of those steps.
+    const LEARNING_RATE: f32 = 0.05;
 
     fn train(vectors: &[(Features, usize)], features: usize, classes: usize, member: u64) -> Self {
         let h = HIDDEN_UNITS;
@@ -279,9 +322,7 @@ impl HiddenLayer {
             output: (0..h * classes).map(|_| uniform(output_scale)).collect(),
             output_bias: vec![0.0; classes],
         };
-        let mut hidden = vec![0.0f32; h];
-        let mut gradient = vec![0.0f32; classes];
-        let mut hidden_gradient = vec![0.0f32; h];
+        let mut scratch = Scratch::new(classes);
         let mut order: Vec<usize> = (0..vectors.len()).collect();
         let mut random = Xorshift(0x9e37_79b9_7f4a_7c15 ^ seed.rotate_left(17));
         let total = Self::EPOCHS * vectors.len();
@@ -300,33 +341,62 @@ impl HiddenLayer {
                 );
                 let rate = decayed(Self::RATE, step, total);
                 step += 1;
-                m.forward(&x, &mut hidden, &mut gradient);
-                softmax(&mut gradient);
-                gradient[*y] -= 1.0;
-                for (j, hv) in hidden.iter().enumerate() {
-                    let row = &mut m.output[j * classes..(j + 1) * classes];
-                    let mut back = 0.0;
-                    for (w, g) in row.iter_mut().zip(&gradient) {
-                        back += *w * g;
-                        *w -= rate * g * hv;
-                    }
-                    hidden_gradient[j] = if *hv > 0.0 { back } else { 0.0 };
-                }
-                for (b, g) in m.output_bias.iter_mut().zip(&gradient) {
-                    *b -= rate * g;
-                }
-                for (f, v) in &x {
-                    let row = &mut m.input[*f as usize * h..(*f as usize + 1) * h];
-                    for (w, g) in row.iter_mut().zip(&hidden_gradient) {
-                        *w -= rate * g * v;
-                    }
-                }
-                for (b, g) in m.input_bias.iter_mut().zip(&hidden_gradient) {
-                    *b -= rate * g;
-                }
+                m.step(&x, *y, rate, &mut scratch);
             }
         }
         m
+    }
+
+    /// One step of gradient descent on the cross-entropy of one example; returns whether
+    /// the example was already ranked first.
+    fn step(&mut self, x: &Features, y: usize, rate: f32, scratch: &mut Scratch) -> bool {
+        let (h, classes) = (HIDDEN_UNITS, self.classes);
+        let Scratch {
+            hidden,
+            gradient,
+            hidden_gradient,
+        } = scratch;
+        self.forward(x, hidden, gradient);
+        let first = gradient
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .is_some_and(|(k, _)| k == y);
+        softmax(gradient);
+        gradient[y] -= 1.0;
+        for (j, hv) in hidden.iter().enumerate() {
+            let row = &mut self.output[j * classes..(j + 1) * classes];
+            let mut back = 0.0;
+            for (w, g) in row.iter_mut().zip(gradient.iter()) {
+                back += *w * g;
+                *w -= rate * g * hv;
+            }
+            hidden_gradient[j] = if *hv > 0.0 { back } else { 0.0 };
+        }
+        for (b, g) in self.output_bias.iter_mut().zip(gradient.iter()) {
+            *b -= rate * g;
+        }
+        for (f, v) in x {
+            let row = &mut self.input[*f as usize * h..(*f as usize + 1) * h];
+            for (w, g) in row.iter_mut().zip(hidden_gradient.iter()) {
+                *w -= rate * g * v;
+            }
+        }
+        for (b, g) in self.input_bias.iter_mut().zip(hidden_gradient.iter()) {
+            *b -= rate * g;
+        }
+        first
+    }
+
+    /// Takes in one example after training: steps until it is ranked first (at most
+    /// [`Self::LEARNING_STEPS`]).
+    fn learn(&mut self, x: &Features, y: usize) {
+        let mut scratch = Scratch::new(self.classes);
+        for _ in 0..Self::LEARNING_STEPS {
+            if self.step(x, y, Self::LEARNING_RATE, &mut scratch) {
+                break;
+            }
+        }
     }
 
     fn forward(&self, x: &Features, hidden: &mut [f32], out: &mut [f32]) {
@@ -407,6 +477,23 @@ impl DepartmentModel {
             classes,
             linear,
             hidden,
+        }
+    }
+
+    /// Takes in one labelled text after training, so the next similar text benefits.
+    /// Terms the model has never seen and departments it does not know wait for the next
+    /// training.
+    pub fn learn(&mut self, text: &AnalysedText, class: &str) {
+        let Some(y) = self.classes.iter().position(|c| c == class) else {
+            return;
+        };
+        let x = self.space.vectorise(text);
+        if x.is_empty() {
+            return;
+        }
+        self.linear.learn(&x, y);
+        for member in &mut self.hidden {
+            member.learn(&x, y);
         }
     }
 
