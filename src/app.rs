@@ -193,6 +193,17 @@ impl Application {
             "starter"
         };
         store.sync_knowledge(&entries, origin).await?;
+        // What staff decisions taught earlier runs joins the shipped or configured base.
+        let mut entries = entries;
+        let known: std::collections::HashSet<String> =
+            entries.iter().map(|e| e.id.clone()).collect();
+        entries.extend(
+            store
+                .learned_knowledge()
+                .await?
+                .into_iter()
+                .filter(|e| !known.contains(&e.id)),
+        );
         let index_dir = config.index_dir();
         let index =
             tokio::task::spawn_blocking(move || KnowledgeIndex::open_or_build(&index_dir, entries))
@@ -202,7 +213,10 @@ impl Application {
             auto_route_threshold: config.routing.auto_route_threshold,
             neighbours: config.routing.neighbours,
         };
-        let classifier = Arc::new(Classifier::new(rules, index, settings));
+        // Training takes seconds on a large knowledge base: off the runtime.
+        let classifier = Arc::new(
+            tokio::task::spawn_blocking(move || Classifier::new(rules, index, settings)).await?,
+        );
         let m = &config.municipality;
         let sender = Sender {
             address: EmailAddress::parse(&m.kontaktcenter_address)?,

@@ -2,7 +2,9 @@
 
 use crate::app::{self, Application};
 use crate::config::Config;
+use crate::domain::CaseNumber;
 use crate::routing::{ClassifierSettings, RoutingRules};
+use crate::triage::StaffDecision;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -27,6 +29,32 @@ enum OutboxAction {
         /// Every dead letter.
         #[arg(long, conflicts_with = "id")]
         all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CaseAction {
+    /// Confirm the department a case was routed to (or suggested for).
+    Confirm {
+        /// The case number, `KC-2026-000123`.
+        number: String,
+        /// Who decides (kept in the decision and the audit log).
+        #[arg(long)]
+        by: String,
+    },
+    /// Route a case to another department, forwarding it there.
+    Route {
+        /// The case number, `KC-2026-000123`.
+        number: String,
+        /// The department's id (the rule file's name, e.g. `bygg-miljo`).
+        #[arg(long)]
+        department: String,
+        /// Why (kept in the decision and the audit log).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Who decides.
+        #[arg(long)]
+        by: String,
     },
 }
 
@@ -68,6 +96,14 @@ enum Command {
     Outbox {
         #[command(subcommand)]
         action: OutboxAction,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// A person's routing decision: confirm or reroute a case. The redacted enquiry teaches
+    /// the classifier (a running service takes it in at its next start).
+    Case {
+        #[command(subcommand)]
+        action: CaseAction,
         #[command(flatten)]
         common: Common,
     },
@@ -163,6 +199,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("{n} dead letter(s) queued again");
                 }
             }
+            Ok(())
+        }
+        Command::Case { action, common } => {
+            let config = load_config(&common)?;
+            let application = Application::build(config).await?;
+            let (number, decision, by) = match action {
+                CaseAction::Confirm { number, by } => (number, StaffDecision::Confirm, by),
+                CaseAction::Route {
+                    number,
+                    department,
+                    reason,
+                    by,
+                } => (number, StaffDecision::Reroute { department, reason }, by),
+            };
+            let number = CaseNumber::parse(number.trim()).map_err(|_| {
+                anyhow::anyhow!("{number:?} is not a case number like KC-2026-000123")
+            })?;
+            let report = application.triage.decide(number, decision, &by).await?;
+            println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
         Command::CheckConfig { common } => {

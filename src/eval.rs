@@ -183,6 +183,7 @@ pub fn evaluate(
                         subject: item.subject.clone(),
                         text: item.text.clone(),
                         answer: String::new(),
+                        confirmed: true,
                     })?;
                 }
             }
@@ -322,6 +323,7 @@ mod tests {
             subject: String::new(),
             text: t.into(),
             answer: format!("svar {id}"),
+            confirmed: false,
         }
     }
 

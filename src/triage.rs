@@ -8,9 +8,10 @@ use crate::ingest::{take_in, IncomingMail};
 use crate::outbox::{
     compose_acknowledgement, compose_forward, CaseFacts, ComposedMail, Sender, Templates,
 };
-use crate::routing::{Classification, Classifier, Department, Enquiry};
+use crate::routing::{Classification, Classifier, Department, Enquiry, KnowledgeEntry, Learned};
 use crate::store::{
-    IntakeBatch, NewCase, NewDecision, NewMessage, NewOutboxEntry, Store, StoreError,
+    IntakeBatch, NewCase, NewDecision, NewMessage, NewOutboxEntry, StaffDecisionRecord, Store,
+    StoreError,
 };
 use serde::Serialize;
 use std::sync::Arc;
@@ -31,6 +32,42 @@ pub enum TriageError {
     /// A worker thread died.
     #[error("classification task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// No case has this number.
+    #[error("no case has the number {0}")]
+    UnknownCase(CaseNumber),
+    /// No department has this id.
+    #[error("no department has the id {0:?}; see routing-rules/")]
+    UnknownDepartment(String),
+    /// A case without a suggested department cannot be confirmed; route it instead.
+    #[error("case {0} has no suggested department to confirm; choose one")]
+    NothingToConfirm(CaseNumber),
+}
+
+/// A person's routing decision on a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaffDecision {
+    /// The suggested (or automatic) department is right.
+    Confirm,
+    /// The case belongs to another department.
+    Reroute {
+        /// The department's id.
+        department: String,
+        /// Why, in the person's words (kept in the decision and the audit log).
+        reason: String,
+    },
+}
+
+/// What a person's decision did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionReport {
+    /// The case.
+    pub number: CaseNumber,
+    /// Where it now belongs.
+    pub department: String,
+    /// Whether a forward to the department was queued.
+    pub forwarded: bool,
+    /// What became of the redacted enquiry in the knowledge base.
+    pub learned: Learned,
 }
 
 /// What became of one mail.
@@ -415,6 +452,134 @@ impl Triage {
         })
     }
 
+    /// Records a person's decision on a case: the case moves to its department (with a
+    /// forward when it moves to a department that gets mail), and the redacted enquiry
+    /// teaches the classifier at once, unless it is sensitive or automatic mail.
+    pub async fn decide(
+        &self,
+        number: CaseNumber,
+        decision: StaffDecision,
+        actor: &str,
+    ) -> Result<DecisionReport, TriageError> {
+        let case = self
+            .store
+            .case_for_decision(number)
+            .await?
+            .ok_or(TriageError::UnknownCase(number))?;
+        let (department_id, reason) = match &decision {
+            StaffDecision::Confirm => (
+                case.department
+                    .clone()
+                    .ok_or(TriageError::NothingToConfirm(number))?,
+                None,
+            ),
+            StaffDecision::Reroute { department, reason } => {
+                (department.clone(), Some(reason.trim().to_owned()))
+            }
+        };
+        let rules = self.classifier.rules();
+        let department = rules
+            .department(&department_id)
+            .ok_or_else(|| TriageError::UnknownDepartment(department_id.clone()))?;
+        let max = self.settings.max_message_bytes;
+        let raw = case.raw.clone();
+        let mail = tokio::task::spawn_blocking(move || take_in(raw, max).ok()).await?;
+
+        let moved = case.status == CaseStatus::Triage
+            || case.department.as_deref() != Some(department.id.as_str());
+        let explanation = match &reason {
+            Some(reason) if !reason.is_empty() => {
+                format!("Omdirigerat till {} av {actor}: {reason}", department.id)
+            }
+            Some(_) => format!("Omdirigerat till {} av {actor}", department.id),
+            None => format!("Bekräftat av {actor}"),
+        };
+        let forward = match &mail {
+            Some(mail) if moved && department.id.as_str() != self.settings.fallback_department => {
+                let language = crate::routing::detect_language(&mail.classification_text);
+                // One Message-ID per decision, so a retried decision cannot forward twice
+                // and a later decision still can.
+                let key = format!(
+                    "{}:decision-{}",
+                    mail.parsed.content_hash,
+                    case.decisions + 1
+                );
+                let facts = CaseFacts {
+                    department: Some(department),
+                    confidence: 1.0,
+                    explanation: &explanation,
+                    message_key: &key,
+                    ..self.facts(mail, number, language.code())
+                };
+                let composed = compose_forward(
+                    &self.templates,
+                    &self.settings.sender,
+                    &facts,
+                    "forward",
+                    self.reply_to(mail),
+                    &mail.raw,
+                )
+                .map_err(|e| {
+                    tracing::error!(case.id = %case.id, error = %e, "could not compose forward");
+                })
+                .ok();
+                composed.map(|m| outbox_entry(case.id, m))
+            }
+            _ => None,
+        };
+        let shareable = !department.sensitive
+            && !case.flags.sensitive
+            && !case.flags.auto_reply
+            && !case.flags.bulk;
+        let knowledge = match &mail {
+            Some(mail) if shareable => Some(knowledge_entry(number, department.id.as_str(), mail)),
+            _ => None,
+        };
+        let forwarded = forward.is_some();
+        self.store
+            .record_staff_decision(StaffDecisionRecord {
+                case_id: case.id,
+                department: department.id.to_string(),
+                decision: NewDecision {
+                    decided_by: crate::domain::DecisionSource::Person,
+                    department: Some(department.id.to_string()),
+                    confidence: 1.0,
+                    auto_routed: false,
+                    explanation: explanation.clone(),
+                    details_json:
+                        serde_json::json!({ "previous": case.department, "reason": reason })
+                            .to_string(),
+                    actor: Some(actor.to_owned()),
+                },
+                forward,
+                knowledge: knowledge.clone(),
+                audit_action: match decision {
+                    StaffDecision::Confirm => "confirm",
+                    StaffDecision::Reroute { .. } => "reroute",
+                },
+                audit_detail: format!(
+                    "{} -> {}",
+                    case.department.as_deref().unwrap_or("-"),
+                    department.id
+                ),
+            })
+            .await?;
+        let learned = match knowledge {
+            Some(entry) => {
+                let classifier = Arc::clone(&self.classifier);
+                tokio::task::spawn_blocking(move || classifier.learn(entry)).await??
+            }
+            None => Learned::NotShared,
+        };
+        tracing::info!(case.id = %case.id, department = %department.id, forwarded, learned = ?learned, "staff decision recorded");
+        Ok(DecisionReport {
+            number,
+            department: department.id.to_string(),
+            forwarded,
+            learned,
+        })
+    }
+
     /// The facts every template may show, with the routing fields left empty.
     fn facts<'a>(
         &self,
@@ -493,6 +658,23 @@ impl Triage {
             automation_reason: mail.automation.reason.map(str::to_owned),
             raw: mail.raw.clone(),
         }
+    }
+}
+
+/// A decided case as a knowledge entry: subject and the citizen's own words with personal
+/// data replaced by placeholders (the sender's name included), and no answer yet.
+fn knowledge_entry(number: CaseNumber, department: &str, mail: &IncomingMail) -> KnowledgeEntry {
+    let names: Vec<&str> = mail.parsed.from_name.as_deref().into_iter().collect();
+    KnowledgeEntry {
+        id: number.to_string(),
+        department: Some(department.to_owned()),
+        subject: crate::privacy::redact(&mail.parsed.subject, &names),
+        text: crate::privacy::redact(
+            &crate::ingest::text_for_classification(&mail.parsed.text),
+            &names,
+        ),
+        answer: String::new(),
+        confirmed: true,
     }
 }
 

@@ -62,9 +62,43 @@ const ORIGINAL_MESSAGE: &[&str] = &[
     "________________________________",
 ];
 
+/// Closing phrases that begin a sign-off ("Mvh Anna Svensson", "Med vänlig hälsning").
+const SIGN_OFFS: &[&str] = &[
+    "mvh",
+    "med vänlig hälsning",
+    "med vänliga hälsningar",
+    "vänliga hälsningar",
+    "vänlig hälsning",
+    "hälsningar",
+    "bästa hälsningar",
+    "kind regards",
+    "best regards",
+    "regards",
+    "yours sincerely",
+    "з повагою",
+    "مع التحية",
+];
+
+/// A short closing line with at most a few short lines after it (name, phone, address).
+fn is_sign_off(lower: &str, rest: &[&str]) -> bool {
+    // The phrase, then at most a name.
+    let starts = SIGN_OFFS.iter().any(|s| {
+        lower.strip_prefix(s).is_some_and(|after| {
+            (after.is_empty() || after.starts_with([' ', ',', '!', '.', '/']))
+                && after.split_whitespace().count() <= 3
+        })
+    });
+    let after: Vec<&str> = rest
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    starts && after.len() <= 5 && after.iter().all(|l| l.chars().count() <= 60)
+}
+
 fn is_cut_marker(line: &str, next: Option<&str>, rest: &[&str]) -> bool {
     let lower = line.to_lowercase();
-    if line == "--" {
+    if line == "--" || is_sign_off(&lower, rest) {
         return true;
     }
     if SIGNATURE_LINES.iter().any(|s| lower.starts_with(s)) {
@@ -149,6 +183,19 @@ mod tests {
                 "reply inline\nsecond inline",
             ),
             ("Från: början vill jag tacka er.\nBra jobbat.", "Från: början vill jag tacka er.\nBra jobbat."),
+            (
+                "Får jag ställa husbilen här?\n\nMvh Anna Svensson\n070-123 45 67\n",
+                "Får jag ställa husbilen här?",
+            ),
+            (
+                "Tack för svaret.\nMed vänliga hälsningar,\nPer\nStorgatan 1\n",
+                "Tack för svaret.",
+            ),
+            (
+                "Kind regards from a newcomer who wants a library card\nand more text\n",
+                "Kind regards from a newcomer who wants a library card\nand more text",
+            ),
+            ("Hälsningar\n", ""),
             ("", ""),
         ];
         for (input, expected) in cases {

@@ -191,6 +191,12 @@ const MODEL_WEIGHT: f64 = 0.8;
 /// Rule evidence of this total weight counts as much as the index.
 const RULE_HALF_WEIGHT: f64 = 4.0;
 
+/// Share of the enquiry's stems the nearest past enquiry must have to count as a precedent.
+const PRECEDENT_COVERAGE: f64 = 0.8;
+
+/// Weight of a precedent's department against all other evidence.
+const PRECEDENT_WEIGHT: f64 = 0.6;
+
 /// Every n-th entry of each department is held out to choose and calibrate.
 const HOLD_OUT_EVERY: usize = 5;
 
@@ -468,10 +474,22 @@ impl Classifier {
                     rule_weight * m.score / rule_total;
             }
         }
+        // A past enquiry that says nearly everything the new one says is a precedent: its
+        // department (often one a person chose) outweighs keywords and the model.
+        let coverage = self.coverage(query, neighbours.first());
+        if let Some(precedent) = neighbours
+            .first()
+            .filter(|n| n.entry.confirmed && coverage >= PRECEDENT_COVERAGE)
+            .and_then(|n| n.entry.department.as_deref())
+        {
+            for share in combined.values_mut() {
+                *share *= 1.0 - PRECEDENT_WEIGHT;
+            }
+            *combined.entry(precedent.to_owned()).or_default() += PRECEDENT_WEIGHT;
+        }
         let mut ranking: Vec<(String, f64)> = combined.into_iter().collect();
         ranking.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
 
-        let coverage = self.coverage(query, neighbours.first());
         let raw_confidence = match ranking.first() {
             None => 0.0,
             Some((_, share)) => {

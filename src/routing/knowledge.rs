@@ -48,6 +48,10 @@ pub struct KnowledgeEntry {
     /// The answer given; may be empty.
     #[serde(default)]
     pub answer: String,
+    /// Whether a person chose or confirmed its department (a case learned from staff).
+    /// Such an entry that says nearly everything a new enquiry says is a precedent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirmed: bool,
 }
 
 /// Parses knowledge entries from JSON Lines, naming the line of every bad one.
@@ -396,6 +400,7 @@ mod tests {
             subject: String::new(),
             text: text.into(),
             answer: String::new(),
+            confirmed: false,
         }
     }
 

@@ -5,11 +5,13 @@
 //! `migrations/sqlite` and `migrations/postgres`, file for file, and runs at start.
 
 mod cases;
+mod decisions;
 mod intake;
 mod mailboxes;
 mod outbox;
 
 pub use cases::{CaseRow, NewCase, NewDecision, NewMessage, ThreadMatch};
+pub use decisions::{CaseForDecision, StaffDecisionRecord};
 pub use intake::IntakeBatch;
 pub use mailboxes::{Checkpoint, MailboxStatus};
 pub use outbox::{NewOutboxEntry, OutboxEntry};

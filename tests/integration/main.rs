@@ -8,6 +8,7 @@ mod servers;
 mod cli;
 mod corpus;
 mod crash;
+mod decisions;
 mod logs;
 mod mail;
 mod mail_auth;
