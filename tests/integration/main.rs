@@ -9,6 +9,7 @@ mod cli;
 mod corpus;
 mod crash;
 mod decisions;
+mod flags;
 mod logs;
 mod mail;
 mod mail_auth;
