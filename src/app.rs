@@ -241,6 +241,12 @@ impl Application {
                 max_automatic_per_sender_per_day: config.outbox.max_automatic_per_sender_per_day,
                 forward_reply_to_citizen: config.outbox.forward_reply_to
                     == crate::config::ForwardReplyTo::Citizen,
+                campaigns: crate::campaigns::Campaigns::new(config.campaigns.clone()),
+                office_hours: config
+                    .municipality
+                    .office_hours()
+                    .context("municipality.office_opens/office_closes")?,
+                automatic_answers: config.automatic_answers.clone(),
             },
         );
         let transport = match &config.smtp {

@@ -42,6 +42,25 @@ enum CaseAction {
         #[arg(long)]
         by: String,
     },
+    /// Print the three best past answers for a case, each made into a ready reply.
+    Suggest {
+        /// The case number.
+        number: String,
+        /// Name under the replies.
+        #[arg(long, default_value = "Kontaktcenter")]
+        by: String,
+    },
+    /// Send a reply to the citizen of a case (text from a file, or `-` for standard input).
+    Reply {
+        /// The case number.
+        number: String,
+        /// The reply text.
+        #[arg(long)]
+        file: PathBuf,
+        /// Who writes (the signature, and the audit log).
+        #[arg(long)]
+        by: String,
+    },
     /// Route a case to another department, forwarding it there.
     Route {
         /// The case number, `KC-2026-000123`.
@@ -104,6 +123,17 @@ enum Command {
     Case {
         #[command(subcommand)]
         action: CaseAction,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Enquiries per campaign, department, language and day since a date.
+    Stats {
+        /// First day, `YYYY-MM-DD`.
+        #[arg(long)]
+        since: String,
+        /// One JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -204,7 +234,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Case { action, common } => {
             let config = load_config(&common)?;
             let application = Application::build(config).await?;
+            let parse_number = |n: &str| {
+                CaseNumber::parse(n.trim())
+                    .map_err(|_| anyhow::anyhow!("{n:?} is not a case number like KC-2026-000123"))
+            };
             let (number, decision, by) = match action {
+                CaseAction::Suggest { number, by } => {
+                    let number = parse_number(&number)?;
+                    for s in application.triage.suggest_replies(number, &by).await? {
+                        println!("{}", serde_json::to_string(&s)?);
+                    }
+                    return Ok(());
+                }
+                CaseAction::Reply { number, file, by } => {
+                    let number = parse_number(&number)?;
+                    let text = if file.as_os_str() == "-" {
+                        std::io::read_to_string(std::io::stdin())?
+                    } else {
+                        std::fs::read_to_string(&file)
+                            .with_context(|| format!("reading {}", file.display()))?
+                    };
+                    let queued = application.triage.send_reply(number, &text, &by).await?;
+                    println!(
+                        "{}",
+                        serde_json::json!({ "case": number.to_string(), "queued": queued })
+                    );
+                    return Ok(());
+                }
                 CaseAction::Confirm { number, by } => (number, StaffDecision::Confirm, by),
                 CaseAction::Route {
                     number,
@@ -213,11 +269,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     by,
                 } => (number, StaffDecision::Reroute { department, reason }, by),
             };
-            let number = CaseNumber::parse(number.trim()).map_err(|_| {
-                anyhow::anyhow!("{number:?} is not a case number like KC-2026-000123")
-            })?;
+            let number = parse_number(&number)?;
             let report = application.triage.decide(number, decision, &by).await?;
             println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+        Command::Stats {
+            since,
+            json,
+            common,
+        } => {
+            let config = load_config(&common)?;
+            let since = time::Date::parse(
+                since.trim(),
+                time::macros::format_description!("[year]-[month]-[day]"),
+            )
+            .map_err(|_| anyhow::anyhow!("--since {since:?} is not a date like 2026-11-01"))?;
+            let store = crate::store::Store::connect(config.database_url().expose()).await?;
+            let stats = store.enquiry_stats(since).await?;
+            if json {
+                println!("{}", serde_json::to_string(&stats)?);
+            } else {
+                println!(
+                    "Ärenden sedan {}: {} (varav försenade: {})",
+                    stats.since, stats.total, stats.overdue
+                );
+                for (title, counts) in [
+                    ("Kampanj", &stats.per_campaign),
+                    ("Avdelning", &stats.per_department),
+                    ("Språk", &stats.per_language),
+                    ("Dag", &stats.per_day),
+                ] {
+                    println!("\n{title}");
+                    for (k, v) in counts {
+                        println!("  {k:<24} {v:>6}");
+                    }
+                }
+            }
             Ok(())
         }
         Command::CheckConfig { common } => {

@@ -69,6 +69,10 @@ pub struct Config {
     pub imap: Vec<ImapAccountConfig>,
     /// The SMTP server that sends; without it, mail is written as files into the outbox folder.
     pub smtp: Option<SmtpConfig>,
+    /// Campaigns to recognise (`[[campaigns]]`, any number).
+    pub campaigns: Vec<CampaignConfig>,
+    /// Answers from approved FAQ entries in the acknowledgement (off by default).
+    pub automatic_answers: AutomaticAnswersConfig,
 }
 
 /// How a connection is protected.
@@ -263,6 +267,60 @@ pub struct MunicipalityConfig {
     pub own_addresses: Vec<String>,
     /// Working days within which the citizen can expect an answer.
     pub service_promise_working_days: u32,
+    /// When Kontaktcenter opens on working days, `HH:MM` Swedish time.
+    pub office_opens: String,
+    /// When it closes.
+    pub office_closes: String,
+}
+
+impl MunicipalityConfig {
+    /// The opening hours, if both times are valid `HH:MM` and opening comes first.
+    pub fn office_hours(&self) -> Option<crate::domain::working_days::OfficeHours> {
+        let parse = |s: &str| {
+            let (h, m) = s.trim().split_once(':')?;
+            time::Time::from_hms(h.parse().ok()?, m.parse().ok()?, 0).ok()
+        };
+        let opens = parse(&self.office_opens)?;
+        let closes = parse(&self.office_closes)?;
+        (opens < closes).then_some(crate::domain::working_days::OfficeHours { opens, closes })
+    }
+}
+
+/// A campaign (`[[campaigns]]`): a social post or a notice that points people to a
+/// plus-address or asks for a word in the subject, counted in `brevduva stats`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CampaignConfig {
+    /// Short id stored on the case: "ukraina".
+    pub id: String,
+    /// Name for people.
+    pub name: String,
+    /// Plus-address tags: "ukraina" for kontaktcenter+ukraina@.
+    pub plus_tags: Vec<String>,
+    /// Words or tags in the subject: "#ukraina", "Vinterväg".
+    pub subject_tags: Vec<String>,
+}
+
+/// `[automatic_answers]`: answering from an approved FAQ entry in the acknowledgement.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutomaticAnswersConfig {
+    /// Off unless turned on.
+    pub enabled: bool,
+    /// The share of the enquiry's words the FAQ entry must cover (0..1).
+    pub min_similarity: f64,
+    /// The routing confidence the case must reach, for the FAQ entry's department.
+    pub min_confidence: f64,
+}
+
+impl Default for AutomaticAnswersConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            min_similarity: 0.9,
+            min_confidence: 0.95,
+        }
+    }
 }
 
 impl Default for MunicipalityConfig {
@@ -273,6 +331,8 @@ impl Default for MunicipalityConfig {
             kontaktcenter_name: "Kontaktcenter".into(),
             own_addresses: Vec::new(),
             service_promise_working_days: 2,
+            office_opens: "08:00".into(),
+            office_closes: "16:30".into(),
         }
     }
 }
@@ -585,6 +645,42 @@ impl Config {
             problem(
                 "database_url",
                 "storage.database_url must start with sqlite: or postgres:".into(),
+            );
+        }
+        if self.municipality.office_hours().is_none() {
+            problem(
+                "office_opens",
+                "municipality.office_opens and office_closes must be HH:MM, opening first".into(),
+            );
+        }
+        let mut campaign_ids = std::collections::HashSet::new();
+        for c in &self.campaigns {
+            let valid_id = !c.id.is_empty()
+                && c.id
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-');
+            if !valid_id || !campaign_ids.insert(c.id.as_str()) {
+                problem(
+                    "id",
+                    format!(
+                        "campaign id {:?} must be unique, lowercase letters, digits and -",
+                        c.id
+                    ),
+                );
+            }
+            if c.plus_tags.is_empty() && c.subject_tags.is_empty() {
+                problem(
+                    "id",
+                    format!("campaign {:?} has neither plus_tags nor subject_tags", c.id),
+                );
+            }
+        }
+        let a = &self.automatic_answers;
+        if !(0.0..=1.0).contains(&a.min_similarity) || !(0.0..=1.0).contains(&a.min_confidence) {
+            problem(
+                "min_similarity",
+                "automatic_answers.min_similarity and min_confidence must be between 0 and 1"
+                    .into(),
             );
         }
         if self.limits.max_message_bytes < 1024 {

@@ -184,6 +184,7 @@ pub fn evaluate(
                         text: item.text.clone(),
                         answer: String::new(),
                         confirmed: true,
+                        approved: false,
                     })?;
                 }
             }
@@ -324,6 +325,7 @@ mod tests {
             text: t.into(),
             answer: format!("svar {id}"),
             confirmed: false,
+            approved: false,
         }
     }
 

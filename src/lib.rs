@@ -25,6 +25,7 @@
 //! - [`app`]: assembling everything from the configuration; [`cli`]: the commands.
 
 pub mod app;
+pub mod campaigns;
 pub mod cli;
 pub mod config;
 pub mod defaults;

@@ -3,6 +3,7 @@
 //!
 //! source -> ingest -> store (dedupe, thread) -> classify -> decide -> outbox
 
+use crate::domain::working_days::{reply_due, swedish_local, OfficeHours};
 use crate::domain::{CaseFlags, CaseId, CaseNumber, CaseStatus, Channel, EmailAddress};
 use crate::ingest::{take_in, IncomingMail};
 use crate::outbox::{
@@ -38,6 +39,15 @@ pub enum TriageError {
     /// No department has this id.
     #[error("no department has the id {0:?}; see routing-rules/")]
     UnknownDepartment(String),
+    /// A reply needs text.
+    #[error("the reply is empty")]
+    EmptyReply,
+    /// The case's message has no address to answer.
+    #[error("case {0} has no citizen address to reply to")]
+    NoCitizenAddress(CaseNumber),
+    /// A mail could not be composed.
+    #[error("composing the mail: {0}")]
+    Compose(String),
     /// A case without a suggested department cannot be confirmed; route it instead.
     #[error("case {0} has no suggested department to confirm; choose one")]
     NothingToConfirm(CaseNumber),
@@ -55,6 +65,23 @@ pub enum StaffDecision {
         /// Why, in the person's words (kept in the decision and the audit log).
         reason: String,
     },
+}
+
+/// A past answer made ready as a reply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SuggestedReply {
+    /// The knowledge entry it comes from.
+    pub entry_id: String,
+    /// That entry's department.
+    pub department: Option<String>,
+    /// How close that entry is to the case (BM25).
+    pub score: f32,
+    /// When the entry entered the knowledge base (unix seconds), if known.
+    pub date: Option<i64>,
+    /// The reply's subject.
+    pub subject: String,
+    /// The reply, greeting to signature.
+    pub body: String,
 }
 
 /// What a person's decision did.
@@ -118,6 +145,12 @@ pub struct TriageSettings {
     pub max_automatic_per_sender_per_day: u32,
     /// Whether a department's "Reply" on a forward goes to the citizen (else to Kontaktcenter).
     pub forward_reply_to_citizen: bool,
+    /// Campaigns to recognise.
+    pub campaigns: crate::campaigns::Campaigns,
+    /// When Kontaktcenter is open (for the promise and the out-of-hours notice).
+    pub office_hours: OfficeHours,
+    /// Answers from approved FAQ entries in the acknowledgement.
+    pub automatic_answers: crate::config::AutomaticAnswersConfig,
 }
 
 /// Everything needed to triage mail.
@@ -343,6 +376,18 @@ impl Triage {
             _ => c.explanation(),
         };
         let now = crate::store::now();
+        let local = swedish_local(
+            time::OffsetDateTime::from_unix_timestamp(now)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+        );
+        let hours = &self.settings.office_hours;
+        let due = reply_due(local, self.settings.sender.promise_days, hours);
+        let campaign = self
+            .settings
+            .campaigns
+            .recognise(&mail.parsed.recipients, &mail.parsed.subject)
+            .map(str::to_owned);
+        let automatic_answer = self.automatic_answer(&c, flags, automatic, &mail);
         let case = NewCase {
             status: if auto_routed {
                 CaseStatus::Routed
@@ -357,6 +402,8 @@ impl Triage {
             subject: mail.parsed.subject.clone(),
             confidence: Some(c.confidence),
             created_at: now,
+            campaign,
+            reply_due: Some(due.to_string()),
         };
         let decision = NewDecision {
             decided_by: c.source,
@@ -399,6 +446,10 @@ impl Triage {
                     auto_routed,
                     explanation: &explanation,
                     urgent_reason: urgent_reason.clone(),
+                    reply_by: Some(due),
+                    office_closed: !hours.is_open(local),
+                    next_opening: Some(hours.next_opening(local)),
+                    automatic_answer: automatic_answer.as_ref().map(|e| e.answer.as_str()),
                     ..self.facts(&mail, number, c.language.code())
                 };
                 let mut entries = Vec::new();
@@ -580,6 +631,153 @@ impl Triage {
         })
     }
 
+    /// Queues a person's reply to the citizen of a case: threaded to the citizen's latest
+    /// message, the case number in the subject, the original quoted. Returns the outbox
+    /// Message-ID, or `None` when this very reply was queued already.
+    pub async fn send_reply(
+        &self,
+        number: CaseNumber,
+        answer: &str,
+        signature: &str,
+    ) -> Result<Option<String>, TriageError> {
+        if answer.trim().is_empty() {
+            return Err(TriageError::EmptyReply);
+        }
+        let case = self
+            .store
+            .case_for_decision(number)
+            .await?
+            .ok_or(TriageError::UnknownCase(number))?;
+        let max = self.settings.max_message_bytes;
+        let raw = case.latest_raw.clone();
+        let mail = tokio::task::spawn_blocking(move || take_in(raw, max).ok())
+            .await?
+            .ok_or(TriageError::NoCitizenAddress(number))?;
+        let citizen = mail
+            .parsed
+            .reply_to
+            .clone()
+            .or_else(|| mail.parsed.from.clone())
+            .filter(|a| !self.is_own_address(a))
+            .ok_or(TriageError::NoCitizenAddress(number))?;
+        let department = case
+            .department
+            .as_deref()
+            .and_then(|d| self.classifier.rules().department(d));
+        let facts = CaseFacts {
+            department,
+            ..self.facts(&mail, number, &case.language)
+        };
+        let original = crate::outbox::Original {
+            message_id: mail.parsed.message_id.as_deref(),
+            references: &mail.parsed.references,
+            from: &citizen,
+            sent_at: mail.parsed.date,
+            text: &mail.parsed.text,
+        };
+        let composed = crate::outbox::compose_reply(
+            &self.templates,
+            &self.settings.sender,
+            &facts,
+            answer,
+            signature,
+            &original,
+        )
+        .map_err(|e| TriageError::Compose(e.to_string()))?;
+        let message_id = composed.message_id.clone();
+        let queued = self
+            .store
+            .queue_reply(&outbox_entry(case.id, composed), signature)
+            .await?;
+        tracing::info!(case.id = %case.id, queued, "reply queued");
+        Ok(queued.then_some(message_id))
+    }
+
+    /// The three best past answers for a case, each rendered as a ready reply through the
+    /// reply template in the case's language, with the past entry's department, score and
+    /// date.
+    pub async fn suggest_replies(
+        &self,
+        number: CaseNumber,
+        signature: &str,
+    ) -> Result<Vec<SuggestedReply>, TriageError> {
+        let case = self
+            .store
+            .case_for_decision(number)
+            .await?
+            .ok_or(TriageError::UnknownCase(number))?;
+        let max = self.settings.max_message_bytes;
+        let raw = case.raw.clone();
+        let classifier = Arc::clone(&self.classifier);
+        let found = tokio::task::spawn_blocking(move || {
+            let mail = take_in(raw, max).ok()?;
+            let neighbours = classifier
+                .nearest_answers(&mail.classification_text, 3)
+                .ok()?;
+            Some((mail, neighbours))
+        })
+        .await?;
+        let Some((mail, neighbours)) = found else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<&str> = neighbours.iter().map(|n| n.entry.id.as_str()).collect();
+        let dates = self.store.knowledge_dates(&ids).await?;
+        let department = case
+            .department
+            .as_deref()
+            .and_then(|d| self.classifier.rules().department(d));
+        let mut out = Vec::new();
+        for n in &neighbours {
+            let facts = CaseFacts {
+                department,
+                ..self.facts(&mail, number, &case.language)
+            };
+            let mut context = crate::outbox::template_context(&self.settings.sender, &facts);
+            if let Some(map) = context.as_object_mut() {
+                let team =
+                    department.map_or(self.settings.sender.name.as_str(), |d| d.name.as_str());
+                map.insert("answer".into(), n.entry.answer.trim().into());
+                map.insert("signature".into(), signature.into());
+                map.insert("team".into(), team.into());
+            }
+            let rendered = self
+                .templates
+                .render("reply", &case.language, &context)
+                .map_err(|e| TriageError::Compose(e.to_string()))?;
+            out.push(SuggestedReply {
+                entry_id: n.entry.id.clone(),
+                department: n.entry.department.clone(),
+                score: n.score,
+                date: dates.get(&n.entry.id).copied(),
+                subject: rendered.subject,
+                body: rendered.body,
+            });
+        }
+        Ok(out)
+    }
+
+    /// An approved FAQ answer to put in the acknowledgement, when automatic answers are on
+    /// and the case is neither sensitive, urgent nor automatic mail.
+    fn automatic_answer(
+        &self,
+        c: &Classification,
+        flags: CaseFlags,
+        automatic: bool,
+        mail: &IncomingMail,
+    ) -> Option<std::sync::Arc<KnowledgeEntry>> {
+        let settings = &self.settings.automatic_answers;
+        if !settings.enabled
+            || flags.sensitive
+            || flags.urgent
+            || automatic
+            || c.confidence < settings.min_confidence
+        {
+            return None;
+        }
+        self.classifier
+            .approved_answer(c, &mail.classification_text, settings.min_similarity)
+    }
+
     /// The facts every template may show, with the routing fields left empty.
     fn facts<'a>(
         &self,
@@ -596,6 +794,10 @@ impl Triage {
             explanation: "",
             language,
             urgent_reason: None,
+            reply_by: None,
+            office_closed: false,
+            next_opening: None,
+            automatic_answer: None,
             attachments: mail
                 .parsed
                 .attachments
@@ -675,6 +877,7 @@ fn knowledge_entry(number: CaseNumber, department: &str, mail: &IncomingMail) ->
         ),
         answer: String::new(),
         confirmed: true,
+        approved: false,
     }
 }
 

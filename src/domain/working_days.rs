@@ -325,6 +325,45 @@ const SUMMER_TIME_SWITCH: Time = match Time::from_hms(1, 0, 0) {
     Err(_) => panic!("01:00 is a valid time"),
 };
 
+/// A date as Swedes write it in a letter: "fredag 4 december 2026".
+pub fn swedish_date(date: Date) -> String {
+    const WEEKDAYS: [&str; 7] = [
+        "måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag",
+    ];
+    const MONTHS: [&str; 12] = [
+        "januari",
+        "februari",
+        "mars",
+        "april",
+        "maj",
+        "juni",
+        "juli",
+        "augusti",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
+    format!(
+        "{} {} {} {}",
+        WEEKDAYS[usize::from(date.weekday().number_days_from_monday())],
+        date.day(),
+        MONTHS[usize::from(u8::from(date.month())) - 1],
+        date.year()
+    )
+}
+
+/// A date in English: "Friday 4 December 2026".
+pub fn english_date(date: Date) -> String {
+    format!(
+        "{} {} {} {}",
+        date.weekday(),
+        date.day(),
+        date.month(),
+        date.year()
+    )
+}
+
 /// Swedish local time (CET, UTC+1; CEST, UTC+2) at an instant, by the EU rule: summer time
 /// from 01:00 UTC on the last Sunday in March until 01:00 UTC on the last Sunday in October.
 ///
@@ -906,5 +945,12 @@ mod tests {
         // 20:30 at UTC-5 on 28 March 2026 is 01:30 UTC on the 29th, summer time.
         let instant = local(2026, 3, 28, 20, 30, 0).assume_offset(offset);
         assert_eq!(swedish_local(instant), local(2026, 3, 29, 3, 30, 0));
+    }
+
+    #[test]
+    fn dates_read_as_in_a_letter() {
+        let d = Date::from_calendar_date(2026, Month::December, 4).unwrap();
+        assert_eq!(swedish_date(d), "fredag 4 december 2026");
+        assert_eq!(english_date(d), "Friday 4 December 2026");
     }
 }

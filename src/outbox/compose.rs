@@ -3,6 +3,7 @@
 //! (case number, what happens next). Pure: bytes in, bytes out.
 
 use super::templates::{TemplateError, Templates};
+use crate::domain::working_days::{english_date, swedish_date};
 use crate::domain::{CaseNumber, EmailAddress, OutboxKind};
 use crate::routing::Department;
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
@@ -60,6 +61,14 @@ pub struct CaseFacts<'a> {
     pub attachments: Vec<String>,
     /// A key unique to the citizen's message, for stable Message-IDs.
     pub message_key: &'a str,
+    /// The working day by which the citizen can expect an answer.
+    pub reply_by: Option<time::Date>,
+    /// Whether the mail came when Kontaktcenter was closed.
+    pub office_closed: bool,
+    /// When Kontaktcenter opens next (Swedish time).
+    pub next_opening: Option<time::PrimitiveDateTime>,
+    /// An approved FAQ answer to include, clearly marked.
+    pub automatic_answer: Option<&'a str>,
 }
 
 /// A mail ready for the outbox.
@@ -93,6 +102,16 @@ struct TemplateContext<'a> {
     urgent_reason: &'a str,
     attachments: String,
     promise_days: u32,
+    reply_by: String,
+    reply_by_sv: String,
+    reply_by_en: String,
+    office_closed: bool,
+    next_opening: String,
+    next_opening_sv: String,
+    next_opening_en: String,
+    automatic_answer: &'a str,
+    /// The out-of-hours notice in the language, when the office is closed.
+    out_of_hours: String,
 }
 
 fn context<'a>(sender: &'a Sender, case: &'a CaseFacts<'a>) -> TemplateContext<'a> {
@@ -117,7 +136,44 @@ fn context<'a>(sender: &'a Sender, case: &'a CaseFacts<'a>) -> TemplateContext<'
         urgent_reason: case.urgent_reason.as_deref().unwrap_or(""),
         attachments: case.attachments.join(", "),
         promise_days: sender.promise_days,
+        reply_by: case.reply_by.map(|d| d.to_string()).unwrap_or_default(),
+        reply_by_sv: case.reply_by.map(swedish_date).unwrap_or_default(),
+        reply_by_en: case.reply_by.map(english_date).unwrap_or_default(),
+        office_closed: case.office_closed,
+        next_opening: case
+            .next_opening
+            .map(|t| format!("{} {:02}:{:02}", t.date(), t.hour(), t.minute()))
+            .unwrap_or_default(),
+        next_opening_sv: case
+            .next_opening
+            .map(|t| {
+                format!(
+                    "{} kl. {:02}.{:02}",
+                    swedish_date(t.date()),
+                    t.hour(),
+                    t.minute()
+                )
+            })
+            .unwrap_or_default(),
+        next_opening_en: case
+            .next_opening
+            .map(|t| {
+                format!(
+                    "{} at {:02}:{:02}",
+                    english_date(t.date()),
+                    t.hour(),
+                    t.minute()
+                )
+            })
+            .unwrap_or_default(),
+        automatic_answer: case.automatic_answer.unwrap_or(""),
+        out_of_hours: String::new(),
     }
+}
+
+/// The variables every template may use, for a case (as JSON, to add kind-specific ones).
+pub fn template_context(sender: &Sender, case: &CaseFacts<'_>) -> serde_json::Value {
+    serde_json::to_value(context(sender, case)).unwrap_or_default()
 }
 
 /// A context with every variable set, for checking templates.
@@ -146,8 +202,26 @@ pub fn sample_context() -> impl Serialize {
         urgent_reason: Some("exempel".into()),
         attachments: vec!["a.pdf".into()],
         message_key: "x",
+        reply_by: time::Date::from_calendar_date(2026, time::Month::December, 4).ok(),
+        office_closed: true,
+        next_opening: time::Date::from_calendar_date(2026, time::Month::November, 30)
+            .ok()
+            .map(|d| d.with_hms(8, 0, 0).expect("valid time")),
+        automatic_answer: Some("exempel"),
     };
-    serde_json::to_value(context(&sender, &facts)).unwrap_or_default()
+    let mut context = context(&sender, &facts);
+    context.out_of_hours = "exempel".into();
+    let mut value = serde_json::to_value(context).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        for (key, example) in [
+            ("answer", "exempel"),
+            ("signature", "Anna"),
+            ("team", "Kontaktcenter"),
+        ] {
+            map.insert(key.into(), example.into());
+        }
+    }
+    value
 }
 
 /// A Message-ID that is the same every time the same mail is composed for the same
@@ -244,7 +318,15 @@ pub fn compose_acknowledgement(
     citizen: &EmailAddress,
     in_reply_to: Option<&str>,
 ) -> Result<ComposedMail, ComposeError> {
-    let text = templates.render("acknowledgement", case.language, &context(sender, case))?;
+    let mut context = context(sender, case);
+    if case.office_closed {
+        context.out_of_hours = templates
+            .render("out-of-hours", case.language, &context)?
+            .body
+            .trim_end()
+            .to_owned();
+    }
+    let text = templates.render("acknowledgement", case.language, &context)?;
     let message_id = stable_message_id(
         OutboxKind::Acknowledgement,
         case.number,
@@ -273,4 +355,118 @@ pub fn compose_acknowledgement(
         recipient: citizen.clone(),
         raw: message.formatted(),
     })
+}
+
+/// The message a reply answers.
+#[derive(Debug, Clone)]
+pub struct Original<'a> {
+    /// Its Message-ID (without angle brackets), if it had one.
+    pub message_id: Option<&'a str>,
+    /// Its `References`.
+    pub references: &'a [String],
+    /// Who wrote it.
+    pub from: &'a EmailAddress,
+    /// When (unix seconds), if known.
+    pub sent_at: Option<i64>,
+    /// Its text, to quote.
+    pub text: &'a str,
+}
+
+/// A reply written by a person: threaded to the citizen's message (In-Reply-To and
+/// References), the case number in the subject, the original quoted below, and without
+/// `Auto-Submitted` (a person wrote it, so auto-responders may answer).
+pub fn compose_reply(
+    templates: &Templates,
+    sender: &Sender,
+    case: &CaseFacts<'_>,
+    answer: &str,
+    signature: &str,
+    original: &Original<'_>,
+) -> Result<ComposedMail, ComposeError> {
+    let mut value = serde_json::to_value(context(sender, case)).unwrap_or_default();
+    let subject = crate::domain::CaseNumber::find_in(case.subject)
+        .map(|n| {
+            case.subject
+                .replace(&format!("[{n}]"), "")
+                .replace(&n.to_string(), "")
+        })
+        .unwrap_or_else(|| case.subject.to_owned());
+    let subject = subject
+        .trim()
+        .trim_start_matches(|c: char| c == ':' || c.is_whitespace())
+        .to_owned();
+    if let Some(map) = value.as_object_mut() {
+        let team = case
+            .department
+            .map_or(sender.name.as_str(), |d| d.name.as_str());
+        map.insert("answer".into(), answer.trim().into());
+        map.insert("signature".into(), signature.trim().into());
+        map.insert("team".into(), team.into());
+        map.insert(
+            "subject".into(),
+            if subject.is_empty() {
+                "(inget ämne)".into()
+            } else {
+                subject.into()
+            },
+        );
+    }
+    let text = templates.render("reply", case.language, &value)?;
+    let message_id = stable_message_id(
+        OutboxKind::Reply,
+        case.number,
+        &format!("reply:{}:{answer}", case.message_key),
+        sender.address.domain(),
+    );
+    let mut builder = Message::builder()
+        .from(mailbox(&sender.name, &sender.address)?)
+        .to(Mailbox::new(None, original.from.as_str().parse()?))
+        .subject(text.subject)
+        .message_id(Some(format!("<{message_id}>")))
+        .date_now();
+    if let Some(parent) = original.message_id {
+        let mut references: Vec<String> = original
+            .references
+            .iter()
+            .map(|r| format!("<{r}>"))
+            .collect();
+        references.push(format!("<{parent}>"));
+        builder = builder
+            .in_reply_to(format!("<{parent}>"))
+            .references(references.join(" "));
+    }
+    let mut body = text.body;
+    body.push_str(&quote(original));
+    let mut message = builder.singlepart(SinglePart::plain(body))?;
+    custom_header(&mut message, "X-Brevduva-Case", case.number.to_string());
+    Ok(ComposedMail {
+        kind: OutboxKind::Reply,
+        message_id,
+        recipient: original.from.clone(),
+        raw: message.formatted(),
+    })
+}
+
+/// The original below a reply: an attribution line and every line behind "> ".
+fn quote(original: &Original<'_>) -> String {
+    let when = original
+        .sent_at
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .map(crate::domain::working_days::swedish_local)
+        .map(|t| {
+            format!(
+                "Den {} kl. {:02}.{:02} ",
+                swedish_date(t.date()),
+                t.hour(),
+                t.minute()
+            )
+        })
+        .unwrap_or_default();
+    let mut out = format!("\n{when}skrev {}:\n", original.from);
+    for line in original.text.trim_end().lines() {
+        out.push_str("> ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }

@@ -37,7 +37,13 @@ pub struct RenderedText {
 }
 
 /// The kinds of template Brevduva needs, each at least in Swedish.
-pub const REQUIRED: &[&str] = &["acknowledgement", "forward", "followup"];
+pub const REQUIRED: &[&str] = &[
+    "acknowledgement",
+    "forward",
+    "followup",
+    "reply",
+    "out-of-hours",
+];
 
 /// Loaded templates.
 #[derive(Debug)]

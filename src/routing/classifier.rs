@@ -511,6 +511,41 @@ impl Classifier {
         }
     }
 
+    /// The nearest past enquiries that have an answer, best first, at most `limit`.
+    pub fn nearest_answers(
+        &self,
+        text: &str,
+        limit: usize,
+    ) -> Result<Vec<Neighbour>, KnowledgeError> {
+        let query = self.analyse(text);
+        let mut found = self.index.nearest(&query, limit * 4)?;
+        found.retain(|n| !n.entry.answer.trim().is_empty());
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// The best approved FAQ entry among the nearest past answers for the routed
+    /// department, if it covers at least `min_similarity` of the enquiry's words.
+    pub fn approved_answer(
+        &self,
+        c: &Classification,
+        text: &str,
+        min_similarity: f64,
+    ) -> Option<std::sync::Arc<KnowledgeEntry>> {
+        let department = c.department()?;
+        let query = self.analyse(text);
+        c.neighbours
+            .iter()
+            .take(3)
+            .filter(|n| {
+                n.entry.approved
+                    && !n.entry.answer.trim().is_empty()
+                    && n.entry.department.as_deref() == Some(department)
+            })
+            .find(|n| self.coverage(&query, Some(n)) >= min_similarity)
+            .map(|n| std::sync::Arc::clone(&n.entry))
+    }
+
     /// The share of the query's stems that the best past answer's question also has.
     fn coverage(&self, query: &AnalysedText, best: Option<&Neighbour>) -> f64 {
         let Some(best) = best else { return 0.0 };

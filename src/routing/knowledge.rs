@@ -52,6 +52,10 @@ pub struct KnowledgeEntry {
     /// Such an entry that says nearly everything a new enquiry says is a precedent.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub confirmed: bool,
+    /// Whether its answer is an approved FAQ answer: it may be sent to citizens as it is
+    /// (automatic answers, the chat).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approved: bool,
 }
 
 /// Parses knowledge entries from JSON Lines, naming the line of every bad one.
@@ -401,6 +405,7 @@ mod tests {
             text: text.into(),
             answer: String::new(),
             confirmed: false,
+            approved: false,
         }
     }
 

@@ -26,6 +26,10 @@ pub struct NewCase {
     pub confidence: Option<f64>,
     /// Unix seconds.
     pub created_at: i64,
+    /// The campaign that brought it in, if any.
+    pub campaign: Option<String>,
+    /// The working day by which the citizen was promised an answer (`YYYY-MM-DD`).
+    pub reply_due: Option<String>,
 }
 
 /// A message to store with a case.
@@ -118,6 +122,12 @@ pub struct CaseRow {
     pub created_at: i64,
     /// The latest routing explanation.
     pub explanation: Option<String>,
+    /// The campaign that brought it in.
+    pub campaign: Option<String>,
+    /// The day by which an answer was promised (`YYYY-MM-DD`).
+    pub reply_due: Option<String>,
+    /// Not closed, and the promised day has passed (Swedish date).
+    pub overdue: bool,
 }
 
 pub(super) const THREAD_COLUMNS: &str = "c.id, c.number, c.department_id, c.status";
@@ -139,14 +149,20 @@ impl Store {
         let rows = sqlx::query(
             "SELECT c.id, c.number, c.status, c.department_id, c.language, c.subject, c.confidence, \
              c.urgent, c.sensitive, c.auto_reply, c.bulk, c.created_at, \
-             (SELECT d.explanation FROM routing_decisions d WHERE d.case_id = c.id ORDER BY d.id DESC LIMIT 1) \
+             (SELECT d.explanation FROM routing_decisions d WHERE d.case_id = c.id ORDER BY d.id DESC LIMIT 1), \
+             c.campaign, c.reply_due \
              FROM cases c ORDER BY c.id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
+        let today = crate::domain::working_days::swedish_local(time::OffsetDateTime::now_utc())
+            .date()
+            .to_string();
         rows.iter()
             .map(|row| {
+                let reply_due: Option<String> = row.try_get(14)?;
+                let status_open = row.try_get::<String, _>(2)? != CaseStatus::Closed.as_str();
                 Ok(CaseRow {
                     id: CaseId(row.try_get(0)?),
                     number: CaseNumber::parse(&row.try_get::<String, _>(1)?)
@@ -165,10 +181,18 @@ impl Store {
                     },
                     created_at: row.try_get(11)?,
                     explanation: row.try_get(12)?,
+                    campaign: row.try_get(13)?,
+                    overdue: status_open && is_overdue(reply_due.as_deref(), &today),
+                    reply_due,
                 })
             })
             .collect()
     }
+}
+
+/// Whether a promised day (`YYYY-MM-DD`) is before today (`YYYY-MM-DD`, Swedish date).
+pub(super) fn is_overdue(reply_due: Option<&str>, today: &str) -> bool {
+    reply_due.is_some_and(|due| due < today)
 }
 
 /// Inserts a message unless its dedupe key exists; returns whether it was inserted.

@@ -25,6 +25,10 @@ pub struct CaseForDecision {
     pub decisions: i64,
     /// The first message, as received.
     pub raw: Vec<u8>,
+    /// The latest message from outside (what a reply answers), as received.
+    pub latest_raw: Vec<u8>,
+    /// The case's language (ISO 639-1).
+    pub language: String,
 }
 
 /// A person's decision, ready to record.
@@ -55,7 +59,9 @@ impl Store {
         let row = sqlx::query(
             "SELECT c.id, c.status, c.department_id, c.urgent, c.sensitive, c.auto_reply, c.bulk, \
              (SELECT COUNT(*) FROM routing_decisions d WHERE d.case_id = c.id), \
-             (SELECT m.raw FROM messages m WHERE m.case_id = c.id ORDER BY m.id LIMIT 1) \
+             (SELECT m.raw FROM messages m WHERE m.case_id = c.id ORDER BY m.id LIMIT 1), \
+             (SELECT m.raw FROM messages m WHERE m.case_id = c.id ORDER BY m.id DESC LIMIT 1), \
+             c.language \
              FROM cases c WHERE c.number = $1",
         )
         .bind(number.to_string())
@@ -76,6 +82,8 @@ impl Store {
             },
             decisions: row.try_get(7)?,
             raw: row.try_get::<Option<Vec<u8>>, _>(8)?.unwrap_or_default(),
+            latest_raw: row.try_get::<Option<Vec<u8>>, _>(9)?.unwrap_or_default(),
+            language: row.try_get(10)?,
         }))
     }
 
@@ -137,6 +145,57 @@ impl Store {
         Ok(())
     }
 
+    /// Queues a reply written by a person, with its audit entry, in one transaction.
+    /// Returns false when the same reply was queued already.
+    pub async fn queue_reply(
+        &self,
+        entry: &NewOutboxEntry,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM outbox WHERE message_id = $1")
+            .bind(&entry.message_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Ok(false);
+        }
+        insert_outbox(&mut tx, entry).await?;
+        sqlx::query("INSERT INTO audit_log (at, actor, action, case_id, detail) VALUES ($1, $2, 'reply', $3, $4)")
+            .bind(now())
+            .bind(actor)
+            .bind(entry.case_id.0)
+            .bind(&entry.message_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
+            .bind(now())
+            .bind(entry.case_id.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// When each of these knowledge entries entered the database (unix seconds).
+    pub async fn knowledge_dates(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        for id in ids {
+            let at: Option<i64> =
+                sqlx::query_scalar("SELECT created_at FROM knowledge_entries WHERE id = $1")
+                    .bind(*id)
+                    .fetch_optional(self.pool())
+                    .await?;
+            if let Some(at) = at {
+                out.insert((*id).to_owned(), at);
+            }
+        }
+        Ok(out)
+    }
+
     /// Knowledge entries learned from staff decisions, oldest first.
     pub async fn learned_knowledge(&self) -> Result<Vec<KnowledgeEntry>, StoreError> {
         let rows = sqlx::query(
@@ -154,6 +213,7 @@ impl Store {
                     text: row.try_get(3)?,
                     answer: row.try_get(4)?,
                     confirmed: true,
+                    approved: false,
                 })
             })
             .collect()

@@ -169,8 +169,8 @@ impl IntakeBatch {
         );
         let case_id: i64 = sqlx::query_scalar(
             "INSERT INTO cases (number, status, department_id, language, channel, urgent, sensitive, \
-             auto_reply, bulk, citizen_address, subject, confidence, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+             auto_reply, bulk, citizen_address, subject, confidence, created_at, updated_at, campaign, reply_due) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
         )
         .bind(number.to_string())
         .bind(case.status.as_str())
@@ -186,6 +186,8 @@ impl IntakeBatch {
         .bind(case.confidence)
         .bind(case.created_at)
         .bind(case.created_at)
+        .bind(case.campaign.as_deref())
+        .bind(case.reply_due.as_deref())
         .fetch_one(&mut *self.tx)
         .await?;
         let case_id = CaseId(case_id);

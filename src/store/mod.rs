@@ -9,12 +9,14 @@ mod decisions;
 mod intake;
 mod mailboxes;
 mod outbox;
+mod stats;
 
 pub use cases::{CaseRow, NewCase, NewDecision, NewMessage, ThreadMatch};
 pub use decisions::{CaseForDecision, StaffDecisionRecord};
 pub use intake::IntakeBatch;
 pub use mailboxes::{Checkpoint, MailboxStatus};
 pub use outbox::{NewOutboxEntry, OutboxEntry};
+pub use stats::EnquiryStats;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
@@ -170,9 +172,10 @@ impl Store {
         let at = now();
         for e in entries {
             sqlx::query(
-                "INSERT INTO knowledge_entries (id, department_id, subject, text, answer, origin, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET department_id = excluded.department_id, \
-                 subject = excluded.subject, text = excluded.text, answer = excluded.answer, origin = excluded.origin",
+                "INSERT INTO knowledge_entries (id, department_id, subject, text, answer, origin, created_at, approved) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET department_id = excluded.department_id, \
+                 subject = excluded.subject, text = excluded.text, answer = excluded.answer, origin = excluded.origin, \
+                 approved = excluded.approved",
             )
             .bind(text(&e.id))
             .bind(e.department.as_deref())
@@ -181,6 +184,7 @@ impl Store {
             .bind(text(&e.answer))
             .bind(origin)
             .bind(at)
+            .bind(i64::from(e.approved))
             .execute(&mut *tx)
             .await?;
         }

@@ -81,6 +81,9 @@ async fn case_list(State(store): State<Store>) -> Result<Response, WebError> {
         if c.flags.auto_reply {
             flags.push("automatiskt svar");
         }
+        if c.overdue {
+            flags.push("<span class=\"urgent\">försenad</span>");
+        }
         if c.flags.bulk {
             flags.push("massutskick");
         }
