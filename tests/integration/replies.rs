@@ -200,7 +200,30 @@ async fn campaigns_are_stored_on_cases_and_counted_per_day() {
     let cases = app.store().recent_cases(3).await.unwrap();
     assert!(cases
         .iter()
-        .all(|c| c.reply_due.as_deref() > Some(today.to_string().as_str())));
+        .all(|c| c.reply_due.as_deref() > Some(today.to_string().as_str()) && !c.overdue));
+
+    // A case whose promised day has passed is overdue until it is closed.
+    sqlx::query("UPDATE cases SET reply_due = '2026-01-02' WHERE id = $1")
+        .bind(cases[0].id.0)
+        .execute(app.store().pool())
+        .await
+        .unwrap();
+    let overdue: Vec<bool> = app
+        .store()
+        .recent_cases(3)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.overdue)
+        .collect();
+    assert_eq!(overdue, [true, false, false]);
+    assert_eq!(app.store().enquiry_stats(today).await.unwrap().overdue, 1);
+    sqlx::query("UPDATE cases SET status = 'closed' WHERE id = $1")
+        .bind(cases[0].id.0)
+        .execute(app.store().pool())
+        .await
+        .unwrap();
+    assert!(!app.store().recent_cases(1).await.unwrap()[0].overdue);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
