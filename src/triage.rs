@@ -742,7 +742,12 @@ impl Triage {
             }
             let rendered = self
                 .templates
-                .render("reply", &case.language, &context)
+                .render_for_department(
+                    "reply",
+                    department.map(|d| d.id.as_str()),
+                    &case.language,
+                    &context,
+                )
                 .map_err(|e| TriageError::Compose(e.to_string()))?;
             out.push(SuggestedReply {
                 entry_id: n.entry.id.clone(),

@@ -411,7 +411,8 @@ pub fn compose_reply(
             },
         );
     }
-    let text = templates.render("reply", case.language, &value)?;
+    let department = case.department.map(|d| d.id.as_str());
+    let text = templates.render_for_department("reply", department, case.language, &value)?;
     let message_id = stable_message_id(
         OutboxKind::Reply,
         case.number,

@@ -137,6 +137,27 @@ impl Templates {
         Ok(RenderedText { subject, body })
     }
 
+    /// Renders a department's own version of a template when there is one
+    /// (`reply.bygg-miljo.sv.txt`), else the common one; in the language, falling back to
+    /// Swedish.
+    pub fn render_for_department(
+        &self,
+        kind: &str,
+        department: Option<&str>,
+        language: &str,
+        context: &impl Serialize,
+    ) -> Result<RenderedText, TemplateError> {
+        if let Some(department) = department {
+            let own = format!("{kind}.{department}");
+            for candidate in [language, "sv"] {
+                if self.names.contains(&format!("{own}.{candidate}")) {
+                    return self.render(&own, candidate, context);
+                }
+            }
+        }
+        self.render(kind, language, context)
+    }
+
     /// Every loaded template name (`acknowledgement.sv`).
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.names.iter().map(String::as_str)
@@ -238,5 +259,24 @@ mod tests {
         assert_eq!(err.0[0].line, Some(3), "{err}");
         let err = Templates::parse_files(&[]).unwrap_err();
         assert_eq!(err.0.len(), REQUIRED.len());
+    }
+
+    #[test]
+    fn a_department_may_have_its_own_reply() {
+        let t = Templates::parse_files(&files(&[(
+            "templates/reply.bygg-miljo.sv.txt",
+            "Subject: Bygg {{ n }}\n\nFrån bygg\n",
+        )]))
+        .unwrap();
+        let ctx = json!({"n": 1});
+        let own = t
+            .render_for_department("reply", Some("bygg-miljo"), "en", &ctx)
+            .unwrap();
+        assert_eq!(own.subject, "Bygg 1");
+        let common = t
+            .render_for_department("reply", Some("gata-park"), "sv", &ctx)
+            .unwrap();
+        assert_eq!(common.subject, "reply 1");
+        assert!(t.check_kind("reply", &ctx).is_empty());
     }
 }
