@@ -346,9 +346,11 @@ impl Application {
         let delivery = {
             let app = Arc::clone(&app);
             let mut shutdown = shutdown.clone();
+            let queued = app.triage.outbox_ready();
             tokio::spawn(async move {
                 while !*shutdown.borrow() {
-                    let idle = match deliver_due(app.store(), &app.transport, app.retry, 50).await {
+                    let idle = match deliver_due(app.store(), &app.transport, app.retry, 200).await
+                    {
                         Ok(r) => r.is_idle(),
                         Err(e) => {
                             tracing::error!(error = %e, "outbox step failed; retrying");
@@ -356,7 +358,10 @@ impl Application {
                         }
                     };
                     if idle {
+                        // Woken at once when triage queues mail; the timer catches retries
+                        // that come due.
                         tokio::select! {
+                            _ = queued.notified() => {}
                             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                             _ = shutdown.changed() => {}
                         }

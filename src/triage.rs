@@ -160,6 +160,8 @@ pub struct Triage {
     classifier: Arc<Classifier>,
     templates: Arc<Templates>,
     settings: Arc<TriageSettings>,
+    /// Woken whenever something was queued in the outbox, so delivery need not poll.
+    outbox_ready: Arc<tokio::sync::Notify>,
 }
 
 impl Triage {
@@ -175,12 +177,18 @@ impl Triage {
             classifier,
             templates,
             settings: Arc::new(settings),
+            outbox_ready: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Notified whenever mail was queued in the outbox.
+    pub fn outbox_ready(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.outbox_ready)
     }
 
     /// The classifier.
@@ -210,6 +218,12 @@ impl Triage {
             outcomes.push(self.record(&mut batch, item, source).await?);
         }
         batch.commit().await?;
+        if outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::NewCase { .. } | Outcome::Joined { .. }))
+        {
+            self.outbox_ready.notify_one();
+        }
         for outcome in &outcomes {
             log_outcome(outcome);
         }
@@ -622,6 +636,7 @@ impl Triage {
             }
             None => Learned::NotShared,
         };
+        self.outbox_ready.notify_one();
         tracing::info!(case.id = %case.id, department = %department.id, forwarded, learned = ?learned, "staff decision recorded");
         Ok(DecisionReport {
             number,
@@ -689,6 +704,7 @@ impl Triage {
             .store
             .queue_reply(&outbox_entry(case.id, composed), signature)
             .await?;
+        self.outbox_ready.notify_one();
         tracing::info!(case.id = %case.id, queued, "reply queued");
         Ok(queued.then_some(message_id))
     }
