@@ -7,6 +7,7 @@ use crate::diagnostics::{Problem, Problems};
 use crate::domain::{DepartmentId, EmailAddress};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
@@ -87,6 +88,46 @@ impl Tokens {
     }
 }
 
+/// Every prefix of the distinct words, and every piece of six characters or more inside
+/// them, so a single-word term is looked up once instead of compared with every word
+/// (thousands of terms in a dozen languages).
+struct Fragments<'a> {
+    prefixes: HashSet<&'a str>,
+    inner: HashSet<&'a str>,
+}
+
+/// Pieces longer than this are not looked up inside words (no term is that long).
+const LONGEST_INNER_PIECE: usize = 40;
+
+impl<'a> Fragments<'a> {
+    fn of(tokens: &'a Tokens) -> Self {
+        let mut prefixes = HashSet::new();
+        let mut inner = HashSet::new();
+        for token in &tokens.distinct {
+            let bounds: Vec<usize> = token
+                .char_indices()
+                .map(|(i, _)| i)
+                .chain(std::iter::once(token.len()))
+                .collect();
+            for end in &bounds[1..] {
+                prefixes.insert(&token[..*end]);
+            }
+            for (i, start) in bounds.iter().enumerate() {
+                for end in bounds.iter().skip(i + 6).take(LONGEST_INNER_PIECE - 5) {
+                    inner.insert(&token[*start..*end]);
+                }
+            }
+        }
+        Self { prefixes, inner }
+    }
+
+    /// Whether a word of a term matches one of the words.
+    fn has(&self, word: &TermWord) -> bool {
+        self.prefixes.contains(word.text.as_str())
+            || (word.inside_compounds && self.inner.contains(word.text.as_str()))
+    }
+}
+
 impl Term {
     fn parse(text: &str) -> Result<Self, String> {
         let words: Vec<String> = words(text).collect();
@@ -110,9 +151,13 @@ impl Term {
 
     /// Whether the term occurs in the tokens: each word of the term matches a token that
     /// starts with it, or (for words of six or more characters) contains it.
-    fn occurs_in(&self, tokens: &Tokens) -> bool {
+    fn occurs_in(&self, tokens: &Tokens, fragments: &Fragments<'_>) -> bool {
         if let [word] = self.words.as_slice() {
-            return tokens.distinct.iter().any(|t| word.matches(t));
+            return fragments.has(word);
+        }
+        // Every word of a phrase must occur somewhere before its order is checked.
+        if !self.words.iter().all(|w| fragments.has(w)) {
+            return false;
         }
         let n = self.words.len();
         tokens.sequence.len() >= n
@@ -272,6 +317,7 @@ impl RoutingRules {
         recipients: &[EmailAddress],
     ) -> RuleVerdict {
         let tokens = Tokens::of(text);
+        let fragments = Fragments::of(&tokens);
         let mut verdict = RuleVerdict::default();
         for rules in &self.departments {
             let mut m = RuleMatch {
@@ -281,7 +327,7 @@ impl RoutingRules {
                 patterns: Vec::new(),
             };
             for kw in &rules.keywords {
-                if kw.term.occurs_in(&tokens) {
+                if kw.term.occurs_in(&tokens, &fragments) {
                     m.score += kw.weight;
                     m.keywords.push((kw.term.text.clone(), kw.weight));
                 }
@@ -301,7 +347,7 @@ impl RoutingRules {
                 }
             }
             for t in &rules.urgent_terms {
-                if t.occurs_in(&tokens) && !verdict.urgent_terms.contains(&t.text) {
+                if t.occurs_in(&tokens, &fragments) && !verdict.urgent_terms.contains(&t.text) {
                     verdict.urgent_terms.push(t.text.clone());
                 }
             }
