@@ -517,6 +517,23 @@ impl Triage {
         })
     }
 
+    /// A case by its number, or the error that names it.
+    async fn case_by_number(
+        &self,
+        number: CaseNumber,
+    ) -> Result<crate::store::CaseForDecision, TriageError> {
+        self.store
+            .case_for_decision(number)
+            .await?
+            .ok_or(TriageError::UnknownCase(number))
+    }
+
+    /// A stored message read again (off the runtime); `None` if it cannot be read.
+    async fn read_again(&self, raw: Vec<u8>) -> Result<Option<IncomingMail>, TriageError> {
+        let max = self.settings.max_message_bytes;
+        Ok(tokio::task::spawn_blocking(move || take_in(raw, max).ok()).await?)
+    }
+
     /// Records a person's decision on a case: the case moves to its department (with a
     /// forward when it moves to a department that gets mail), and the redacted enquiry
     /// teaches the classifier at once, unless it is sensitive or automatic mail.
@@ -526,11 +543,7 @@ impl Triage {
         decision: StaffDecision,
         actor: &str,
     ) -> Result<DecisionReport, TriageError> {
-        let case = self
-            .store
-            .case_for_decision(number)
-            .await?
-            .ok_or(TriageError::UnknownCase(number))?;
+        let case = self.case_by_number(number).await?;
         let (department_id, reason) = match &decision {
             StaffDecision::Confirm => (
                 case.department
@@ -546,9 +559,7 @@ impl Triage {
         let department = rules
             .department(&department_id)
             .ok_or_else(|| TriageError::UnknownDepartment(department_id.clone()))?;
-        let max = self.settings.max_message_bytes;
-        let raw = case.raw.clone();
-        let mail = tokio::task::spawn_blocking(move || take_in(raw, max).ok()).await?;
+        let mail = self.read_again(case.raw.clone()).await?;
 
         let moved = case.status == CaseStatus::Triage
             || case.department.as_deref() != Some(department.id.as_str());
@@ -658,14 +669,9 @@ impl Triage {
         if answer.trim().is_empty() {
             return Err(TriageError::EmptyReply);
         }
-        let case = self
-            .store
-            .case_for_decision(number)
-            .await?
-            .ok_or(TriageError::UnknownCase(number))?;
-        let max = self.settings.max_message_bytes;
-        let raw = case.latest_raw.clone();
-        let mail = tokio::task::spawn_blocking(move || take_in(raw, max).ok())
+        let case = self.case_by_number(number).await?;
+        let mail = self
+            .read_again(case.latest_raw.clone())
             .await?
             .ok_or(TriageError::NoCitizenAddress(number))?;
         let citizen = mail
@@ -717,25 +723,14 @@ impl Triage {
         number: CaseNumber,
         signature: &str,
     ) -> Result<Vec<SuggestedReply>, TriageError> {
-        let case = self
-            .store
-            .case_for_decision(number)
-            .await?
-            .ok_or(TriageError::UnknownCase(number))?;
-        let max = self.settings.max_message_bytes;
-        let raw = case.raw.clone();
-        let classifier = Arc::clone(&self.classifier);
-        let found = tokio::task::spawn_blocking(move || {
-            let mail = take_in(raw, max).ok()?;
-            let neighbours = classifier
-                .nearest_answers(&mail.classification_text, 3)
-                .ok()?;
-            Some((mail, neighbours))
-        })
-        .await?;
-        let Some((mail, neighbours)) = found else {
+        let case = self.case_by_number(number).await?;
+        let Some(mail) = self.read_again(case.raw.clone()).await? else {
             return Ok(Vec::new());
         };
+        let classifier = Arc::clone(&self.classifier);
+        let text = mail.classification_text.clone();
+        let neighbours =
+            tokio::task::spawn_blocking(move || classifier.nearest_answers(&text, 3)).await??;
         let ids: Vec<&str> = neighbours.iter().map(|n| n.entry.id.as_str()).collect();
         let dates = self.store.knowledge_dates(&ids).await?;
         let department = case

@@ -133,14 +133,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("INSERT INTO audit_log (at, actor, action, case_id, detail) VALUES ($1, $2, $3, $4, $5)")
-            .bind(at)
-            .bind(d.decision.actor.as_deref().unwrap_or("okänd"))
-            .bind(d.audit_action)
-            .bind(d.case_id.0)
-            .bind(&d.audit_detail)
-            .execute(&mut *tx)
-            .await?;
+        super::insert_audit(
+            &mut *tx,
+            d.decision.actor.as_deref().unwrap_or("okänd"),
+            d.audit_action,
+            Some(d.case_id),
+            &d.audit_detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -161,13 +161,14 @@ impl Store {
             return Ok(false);
         }
         insert_outbox(&mut tx, entry).await?;
-        sqlx::query("INSERT INTO audit_log (at, actor, action, case_id, detail) VALUES ($1, $2, 'reply', $3, $4)")
-            .bind(now())
-            .bind(actor)
-            .bind(entry.case_id.0)
-            .bind(&entry.message_id)
-            .execute(&mut *tx)
-            .await?;
+        super::insert_audit(
+            &mut *tx,
+            actor,
+            "reply",
+            Some(entry.case_id),
+            &entry.message_id,
+        )
+        .await?;
         sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
             .bind(now())
             .bind(entry.case_id.0)

@@ -129,15 +129,7 @@ impl IntakeBatch {
         case: Option<CaseId>,
         detail: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO audit_log (at, actor, action, case_id, detail) VALUES ($1, $2, $3, $4, $5)")
-            .bind(now())
-            .bind(actor)
-            .bind(action)
-            .bind(case.map(|c| c.0))
-            .bind(detail)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+        super::insert_audit(&mut *self.tx, actor, action, case, detail).await
     }
 
     /// Records a new case with its first message and decision, and the outbox entries that

@@ -127,15 +127,7 @@ impl Store {
         case: Option<crate::domain::CaseId>,
         detail: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO audit_log (at, actor, action, case_id, detail) VALUES ($1, $2, $3, $4, $5)")
-            .bind(now())
-            .bind(actor)
-            .bind(action)
-            .bind(case.map(|c| c.0))
-            .bind(detail)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        insert_audit(&self.pool, actor, action, case, detail).await
     }
 
     /// Makes the departments table match the routing rules (insert or update by id).
@@ -221,6 +213,30 @@ pub struct Counts {
     pub outbox: i64,
     /// Outbox entries waiting to be sent.
     pub outbox_pending: i64,
+}
+
+/// Writes one audit log row, on the pool or inside a transaction.
+pub(crate) async fn insert_audit<'e, E>(
+    executor: E,
+    actor: &str,
+    action: &str,
+    case: Option<crate::domain::CaseId>,
+    detail: &str,
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, case_id, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(now())
+    .bind(actor)
+    .bind(action)
+    .bind(case.map(|c| c.0))
+    .bind(detail)
+    .execute(executor)
+    .await?;
+    Ok(())
 }
 
 /// Now, as unix seconds.
