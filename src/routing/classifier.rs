@@ -215,6 +215,18 @@ struct Example {
     department: String,
 }
 
+/// At most this many entries train the shapes that are compared at start.
+const MAX_CHOICE_TRAINING: usize = 20_000;
+
+/// Every k-th item, so that at most `max` remain (spread over the whole list).
+fn thin<T>(items: Vec<T>, max: usize) -> Vec<T> {
+    if items.len() <= max {
+        return items;
+    }
+    let stride = items.len().div_ceil(max);
+    items.into_iter().step_by(stride).collect()
+}
+
 /// A held-out decision: its raw score and whether it was right.
 type CalibrationPoint = (f64, bool);
 
@@ -285,6 +297,10 @@ impl Classifier {
                 training.push((&e.analysed, e.department.as_str()));
             }
         }
+        // On a large base the choice and the calibration are made on an even sample, so
+        // start-up does not train every shape on everything twice.
+        let training = thin(training, MAX_CHOICE_TRAINING);
+        let held_out = thin(held_out, MAX_CHOICE_TRAINING / (HOLD_OUT_EVERY - 1));
         let mut kinds = vec![ModelKind::Linear];
         if training.len() >= MIN_ENTRIES_FOR_HIDDEN_LAYER {
             kinds.push(ModelKind::HiddenLayer);
@@ -563,5 +579,21 @@ impl Classifier {
             .filter(|s| found.stems.contains(s))
             .count();
         shared as f64 / query.stems.len() as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thin;
+
+    #[test]
+    fn thinning_keeps_at_most_the_maximum_spread_over_the_list() {
+        let items: Vec<usize> = (0..100_000).collect();
+        let kept = thin(items, 20_000);
+        assert_eq!(kept.len(), 20_000);
+        assert_eq!(kept[..3], [0, 5, 10]);
+        assert!(*kept.last().unwrap() >= 99_990);
+        assert_eq!(thin(vec![1, 2, 3], 20_000), [1, 2, 3]);
+        assert_eq!(thin((0..25_001).collect::<Vec<_>>(), 20_000).len(), 12_501);
     }
 }
