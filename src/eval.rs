@@ -97,6 +97,8 @@ pub struct EvalReport {
     pub model: Option<crate::routing::ModelKind>,
     /// Knowledge entries held out to choose the model and calibrate the confidence.
     pub held_out: usize,
+    /// Top-1 accuracy on the held-out entries of each model shape tried.
+    pub held_out_accuracy: Vec<(crate::routing::ModelKind, f64)>,
     /// Whether the confidence is calibrated.
     pub calibrated: bool,
     /// Per department.
@@ -268,6 +270,7 @@ pub fn evaluate(
         confident_accuracy: (confident > 0).then(|| ratio(confident_right, confident)),
         model: classifier.training().model,
         held_out: classifier.training().held_out,
+        held_out_accuracy: classifier.training().held_out_accuracy.clone(),
         calibrated: classifier.training().calibrated,
         per_class,
     })

@@ -737,29 +737,20 @@ impl Triage {
             .department
             .as_deref()
             .and_then(|d| self.classifier.rules().department(d));
+        let facts = CaseFacts {
+            department,
+            ..self.facts(&mail, number, &case.language)
+        };
         let mut out = Vec::new();
         for n in &neighbours {
-            let facts = CaseFacts {
-                department,
-                ..self.facts(&mail, number, &case.language)
-            };
-            let mut context = crate::outbox::template_context(&self.settings.sender, &facts);
-            if let Some(map) = context.as_object_mut() {
-                let team =
-                    department.map_or(self.settings.sender.name.as_str(), |d| d.name.as_str());
-                map.insert("answer".into(), n.entry.answer.trim().into());
-                map.insert("signature".into(), signature.into());
-                map.insert("team".into(), team.into());
-            }
-            let rendered = self
-                .templates
-                .render_for_department(
-                    "reply",
-                    department.map(|d| d.id.as_str()),
-                    &case.language,
-                    &context,
-                )
-                .map_err(|e| TriageError::Compose(e.to_string()))?;
+            let rendered = crate::outbox::render_reply(
+                &self.templates,
+                &self.settings.sender,
+                &facts,
+                &n.entry.answer,
+                signature,
+            )
+            .map_err(|e| TriageError::Compose(e.to_string()))?;
             out.push(SuggestedReply {
                 entry_id: n.entry.id.clone(),
                 department: n.entry.department.clone(),
@@ -948,6 +939,9 @@ fn decision_details(c: &Classification) -> String {
             "id": n.entry.id, "department": n.entry.department, "score": n.score,
         })).collect::<Vec<_>>(),
         "urgent_terms": c.rules.urgent_terms,
+        "telling_words": c.telling_words,
+        "confidence": c.confidence,
+        "raw_score": c.raw_score,
         "language": c.language.code(),
     });
     details.to_string()

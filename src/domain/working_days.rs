@@ -325,6 +325,18 @@ const SUMMER_TIME_SWITCH: Time = match Time::from_hms(1, 0, 0) {
     Err(_) => panic!("01:00 is a valid time"),
 };
 
+/// Today's date in Sweden.
+pub fn swedish_today() -> Date {
+    swedish_local(OffsetDateTime::now_utc()).date()
+}
+
+/// The date in Sweden at a moment (unix seconds), if the moment is in range.
+pub fn swedish_date_at(unix_seconds: i64) -> Option<Date> {
+    OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()
+        .map(|t| swedish_local(t).date())
+}
+
 /// A date as Swedes write it in a letter: "fredag 4 december 2026".
 pub fn swedish_date(date: Date) -> String {
     const WEEKDAYS: [&str; 7] = [

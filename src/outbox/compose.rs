@@ -2,7 +2,7 @@
 //! citizen's original attached as message/rfc822) and the acknowledgement to the citizen
 //! (case number, what happens next). Pure: bytes in, bytes out.
 
-use super::templates::{TemplateError, Templates};
+use super::templates::{RenderedText, TemplateError, Templates};
 use crate::domain::working_days::{english_date, swedish_date};
 use crate::domain::{CaseNumber, EmailAddress, OutboxKind};
 use crate::routing::Department;
@@ -357,32 +357,16 @@ pub fn compose_acknowledgement(
     })
 }
 
-/// The message a reply answers.
-#[derive(Debug, Clone)]
-pub struct Original<'a> {
-    /// Its Message-ID (without angle brackets), if it had one.
-    pub message_id: Option<&'a str>,
-    /// Its `References`.
-    pub references: &'a [String],
-    /// Who wrote it.
-    pub from: &'a EmailAddress,
-    /// When (unix seconds), if known.
-    pub sent_at: Option<i64>,
-    /// Its text, to quote.
-    pub text: &'a str,
-}
-
-/// A reply written by a person: threaded to the citizen's message (In-Reply-To and
-/// References), the case number in the subject, the original quoted below, and without
-/// `Auto-Submitted` (a person wrote it, so auto-responders may answer).
-pub fn compose_reply(
+/// The text of a person's reply (or of a suggested one): the case's subject without its
+/// case number (the template puts it back once), the answer and the signature, through the
+/// department's reply template when it has one.
+pub fn render_reply(
     templates: &Templates,
     sender: &Sender,
     case: &CaseFacts<'_>,
     answer: &str,
     signature: &str,
-    original: &Original<'_>,
-) -> Result<ComposedMail, ComposeError> {
+) -> Result<RenderedText, TemplateError> {
     let mut value = serde_json::to_value(context(sender, case)).unwrap_or_default();
     let subject = crate::domain::CaseNumber::find_in(case.subject)
         .map(|n| {
@@ -412,7 +396,36 @@ pub fn compose_reply(
         );
     }
     let department = case.department.map(|d| d.id.as_str());
-    let text = templates.render_for_department("reply", department, case.language, &value)?;
+    templates.render_for_department("reply", department, case.language, &value)
+}
+
+/// The message a reply answers.
+#[derive(Debug, Clone)]
+pub struct Original<'a> {
+    /// Its Message-ID (without angle brackets), if it had one.
+    pub message_id: Option<&'a str>,
+    /// Its `References`.
+    pub references: &'a [String],
+    /// Who wrote it.
+    pub from: &'a EmailAddress,
+    /// When (unix seconds), if known.
+    pub sent_at: Option<i64>,
+    /// Its text, to quote.
+    pub text: &'a str,
+}
+
+/// A reply written by a person: threaded to the citizen's message (In-Reply-To and
+/// References), the case number in the subject, the original quoted below, and without
+/// `Auto-Submitted` (a person wrote it, so auto-responders may answer).
+pub fn compose_reply(
+    templates: &Templates,
+    sender: &Sender,
+    case: &CaseFacts<'_>,
+    answer: &str,
+    signature: &str,
+    original: &Original<'_>,
+) -> Result<ComposedMail, ComposeError> {
+    let text = render_reply(templates, sender, case, answer, signature)?;
     let message_id = stable_message_id(
         OutboxKind::Reply,
         case.number,

@@ -7,8 +7,8 @@ mod templates;
 mod transport;
 
 pub use compose::{
-    compose_acknowledgement, compose_forward, compose_reply, sample_context, template_context,
-    CaseFacts, ComposeError, ComposedMail, Original, Sender,
+    compose_acknowledgement, compose_forward, compose_reply, render_reply, sample_context,
+    template_context, CaseFacts, ComposeError, ComposedMail, Original, Sender,
 };
 pub use templates::{RenderedText, TemplateError, Templates, REQUIRED as REQUIRED_TEMPLATES};
 pub use transport::{FileTransport, Transport, TransportError};

@@ -2,6 +2,7 @@
 //! people.
 
 use super::{text, Store, StoreError};
+use crate::domain::working_days::{self, swedish_date_at, swedish_today};
 use crate::domain::{CaseFlags, CaseId, CaseNumber, CaseStatus, Channel, DecisionSource};
 use sqlx::{Any, Row, Transaction};
 
@@ -156,19 +157,17 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        let today = crate::domain::working_days::swedish_local(time::OffsetDateTime::now_utc())
-            .date()
-            .to_string();
+        let today = swedish_today();
         rows.iter()
             .map(|row| {
                 let reply_due: Option<String> = row.try_get(14)?;
-                let status_open = row.try_get::<String, _>(2)? != CaseStatus::Closed.as_str();
+                let status = CaseStatus::parse(&row.try_get::<String, _>(2)?)
+                    .ok_or(StoreError::Corrupt("cases.status"))?;
                 Ok(CaseRow {
                     id: CaseId(row.try_get(0)?),
                     number: CaseNumber::parse(&row.try_get::<String, _>(1)?)
                         .map_err(|_| StoreError::Corrupt("cases.number"))?,
-                    status: CaseStatus::parse(&row.try_get::<String, _>(2)?)
-                        .ok_or(StoreError::Corrupt("cases.status"))?,
+                    status,
                     department: row.try_get(3)?,
                     language: row.try_get(4)?,
                     subject: row.try_get(5)?,
@@ -182,7 +181,7 @@ impl Store {
                     created_at: row.try_get(11)?,
                     explanation: row.try_get(12)?,
                     campaign: row.try_get(13)?,
-                    overdue: status_open && is_overdue(reply_due.as_deref(), &today),
+                    overdue: is_overdue(status, reply_due.as_deref(), today)?,
                     reply_due,
                 })
             })
@@ -190,9 +189,21 @@ impl Store {
     }
 }
 
-/// Whether a promised day (`YYYY-MM-DD`) is before today (`YYYY-MM-DD`, Swedish date).
-pub(super) fn is_overdue(reply_due: Option<&str>, today: &str) -> bool {
-    reply_due.is_some_and(|due| due < today)
+/// Whether a case with this status and stored promised day (`YYYY-MM-DD`) is overdue today.
+pub(super) fn is_overdue(
+    status: CaseStatus,
+    reply_due: Option<&str>,
+    today: time::Date,
+) -> Result<bool, StoreError> {
+    let Some(due) = reply_due.filter(|_| status != CaseStatus::Closed) else {
+        return Ok(false);
+    };
+    let due = time::Date::parse(
+        due,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| StoreError::Corrupt("cases.reply_due"))?;
+    Ok(working_days::is_overdue(due, today))
 }
 
 /// Inserts a message unless its dedupe key exists; returns whether it was inserted.
@@ -253,10 +264,10 @@ pub(super) async fn insert_decision(
     Ok(())
 }
 
-/// The calendar year in Sweden at a moment: New Year falls in winter time, UTC+1.
+/// The calendar year in Sweden at a moment.
 pub(super) fn swedish_year(unix_seconds: i64) -> u16 {
-    time::OffsetDateTime::from_unix_timestamp(unix_seconds + 3600)
-        .map(|t| t.year().clamp(0, 9999) as u16)
+    swedish_date_at(unix_seconds)
+        .map(|d| d.year().clamp(0, 9999) as u16)
         .unwrap_or(2026)
 }
 

@@ -1,7 +1,8 @@
 //! Counts of enquiries for communicators: per campaign, department, language and day.
 
 use super::{Store, StoreError};
-use crate::domain::working_days::swedish_local;
+use crate::domain::working_days::{swedish_date_at, swedish_today};
+use crate::domain::CaseStatus;
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -37,18 +38,14 @@ impl Store {
         .bind(from)
         .fetch_all(self.pool())
         .await?;
-        let today = swedish_local(time::OffsetDateTime::now_utc())
-            .date()
-            .to_string();
+        let today = swedish_today();
         let mut stats = EnquiryStats {
             since: since.to_string(),
             ..EnquiryStats::default()
         };
         for row in rows {
             let created: i64 = row.try_get(0)?;
-            let day = time::OffsetDateTime::from_unix_timestamp(created)
-                .map(|t| swedish_local(t).date())
-                .map_err(|_| StoreError::Corrupt("cases.created_at"))?;
+            let day = swedish_date_at(created).ok_or(StoreError::Corrupt("cases.created_at"))?;
             if day < since {
                 continue;
             }
@@ -61,9 +58,10 @@ impl Store {
                 .entry(name(row.try_get(2)?))
                 .or_default() += 1;
             *stats.per_language.entry(row.try_get(3)?).or_default() += 1;
-            let open = row.try_get::<String, _>(4)? != "closed";
+            let status = CaseStatus::parse(&row.try_get::<String, _>(4)?)
+                .ok_or(StoreError::Corrupt("cases.status"))?;
             let due: Option<String> = row.try_get(5)?;
-            if open && super::cases::is_overdue(due.as_deref(), &today) {
+            if super::cases::is_overdue(status, due.as_deref(), today)? {
                 stats.overdue += 1;
             }
         }
