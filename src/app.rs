@@ -193,17 +193,10 @@ impl Application {
             "starter"
         };
         store.sync_knowledge(&entries, origin).await?;
-        // What staff decisions taught earlier runs joins the shipped or configured base.
-        let mut entries = entries;
-        let known: std::collections::HashSet<String> =
-            entries.iter().map(|e| e.id.clone()).collect();
-        entries.extend(
-            store
-                .learned_knowledge()
-                .await?
-                .into_iter()
-                .filter(|e| !known.contains(&e.id)),
-        );
+        // What staff decisions taught earlier runs, and what people wrote, edited or
+        // retired in the panel, changes the shipped or configured base.
+        let entries =
+            crate::store::apply_knowledge_changes(entries, store.knowledge_changes().await?);
         let index_dir = config.index_dir();
         let index =
             tokio::task::spawn_blocking(move || KnowledgeIndex::open_or_build(&index_dir, entries))
@@ -369,7 +362,7 @@ impl Application {
                 }
             })
         };
-        let web = crate::web::serve(listener, app.store().clone(), async move {
+        let web = crate::web::serve_panel(listener, app.triage.clone(), &app.config, async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         });
         web.await?;

@@ -32,6 +32,39 @@ enum OutboxAction {
     },
 }
 
+/// Accounts of the admin panel.
+#[derive(Debug, Subcommand)]
+enum UserAction {
+    /// Create an account. Prints a generated password once, unless one is given on
+    /// standard input with --password-stdin.
+    Add {
+        /// Log-in name (letters, digits, `.`, `_`, `-`, `@`).
+        username: String,
+        /// admin, kontaktcenter or department.
+        #[arg(long)]
+        role: String,
+        /// For department staff: a department id (repeat for several).
+        #[arg(long = "department")]
+        departments: Vec<String>,
+        /// Name shown in the panel and under replies (default: the log-in name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password (one line) from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (ends the account's sessions).
+    Password {
+        /// Log-in name.
+        username: String,
+        /// Read the password (one line) from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List,
+}
+
 #[derive(Debug, Subcommand)]
 enum CaseAction {
     /// Confirm the department a case was routed to (or suggested for).
@@ -123,6 +156,13 @@ enum Command {
     Case {
         #[command(subcommand)]
         action: CaseAction,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Accounts of the admin panel: add, set a password, list.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
         #[command(flatten)]
         common: Common,
     },
@@ -231,6 +271,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::User { action, common } => users(action, &common).await,
         Command::Case { action, common } => {
             let config = load_config(&common)?;
             let application = Application::build(config).await?;
@@ -429,4 +470,100 @@ pub(crate) fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
         let _ = tx.send(true);
     });
     rx
+}
+
+/// A password from standard input, or a generated one that is printed once.
+fn new_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        let password = line.trim_end_matches(['\n', '\r']).to_owned();
+        if password.chars().count() < 12 {
+            bail!("the password must be at least 12 characters");
+        }
+        return Ok((password, false));
+    }
+    Ok((crate::web::generate_password(), true))
+}
+
+async fn users(action: UserAction, common: &Common) -> anyhow::Result<()> {
+    let config = load_config(common)?;
+    std::fs::create_dir_all(&config.storage.data_dir)
+        .with_context(|| format!("creating data dir {}", config.storage.data_dir.display()))?;
+    let store = crate::store::Store::connect(config.database_url().expose()).await?;
+    match action {
+        UserAction::Add {
+            username,
+            role,
+            departments,
+            name,
+            password_stdin,
+        } => {
+            let role = crate::domain::Role::parse(&role).ok_or_else(|| {
+                anyhow::anyhow!("--role must be admin, kontaktcenter or department")
+            })?;
+            let rules =
+                app::load_rules(&config).map_err(|p| anyhow::anyhow!("routing rules:\n{p}"))?;
+            let known: Vec<String> = rules.departments().map(|d| d.id.to_string()).collect();
+            crate::domain::check_account(&username, role, &departments, &known)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let (password, generated) = new_password(password_stdin)?;
+            let hash = tokio::task::spawn_blocking(move || {
+                crate::web::hash_password(&password).map(|h| (h, password))
+            })
+            .await?
+            .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
+            let user = crate::store::NewUser {
+                display_name: name.unwrap_or_else(|| username.clone()),
+                username: username.clone(),
+                role,
+                departments,
+                password_hash: hash.0,
+            };
+            if store.create_user(&user).await?.is_none() {
+                bail!("an account named {username:?} exists already");
+            }
+            if generated {
+                println!(
+                    "created {username} ({}); password, shown once: {}",
+                    role.as_str(),
+                    hash.1
+                );
+            } else {
+                println!("created {username} ({})", role.as_str());
+            }
+        }
+        UserAction::Password {
+            username,
+            password_stdin,
+        } => {
+            let (password, generated) = new_password(password_stdin)?;
+            let hash = tokio::task::spawn_blocking(move || {
+                crate::web::hash_password(&password).map(|h| (h, password))
+            })
+            .await?
+            .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
+            if !store.set_password(&username, &hash.0).await? {
+                bail!("no account is named {username:?}");
+            }
+            if generated {
+                println!("new password for {username}, shown once: {}", hash.1);
+            } else {
+                println!("password set for {username}");
+            }
+        }
+        UserAction::List => {
+            for u in store.users().await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    u.username,
+                    u.role.as_str(),
+                    u.departments.join(","),
+                    u.display_name
+                );
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
 }

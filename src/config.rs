@@ -461,12 +461,29 @@ impl Default for OutboxConfig {
 pub struct WebConfig {
     /// Address and port to listen on.
     pub listen: String,
+    /// Mark session cookies `Secure` (sent over HTTPS only; browsers also send them to
+    /// `localhost` and `127.0.0.1`). Turn off only behind a proxy that speaks plain HTTP
+    /// to browsers on another host, which you should not do.
+    pub secure_cookies: bool,
+    /// A session ends after this many minutes without use.
+    pub session_idle_minutes: u64,
+    /// Log-in attempts allowed from one client address per 10 minutes.
+    pub login_attempts_per_client: u32,
+    /// Failed log-ins in a row that lock an account...
+    pub lockout_after_failures: u32,
+    /// ...for this many minutes.
+    pub lockout_minutes: u64,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
+            secure_cookies: true,
+            session_idle_minutes: 480,
+            login_attempts_per_client: 20,
+            lockout_after_failures: 5,
+            lockout_minutes: 15,
         }
     }
 }

@@ -85,8 +85,25 @@ pub async fn run(common: &Common, once: bool) -> anyhow::Result<()> {
     );
     println!("(avdelning inom parentes = förslag som väntar på granskning; flaggor: B brådskande, S sekretess, A automatiskt svar, M massutskick)");
     if let Some(listener) = listener {
+        let password = crate::web::generate_password();
+        let hash = {
+            let password = password.clone();
+            tokio::task::spawn_blocking(move || crate::web::hash_password(&password))
+                .await?
+                .map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?
+        };
+        application
+            .store()
+            .create_user(&crate::store::NewUser {
+                username: "demo".into(),
+                display_name: "Demo Kontaktcenter".into(),
+                role: crate::domain::Role::Admin,
+                departments: Vec::new(),
+                password_hash: hash,
+            })
+            .await?;
         println!(
-            "Ärendelistan: http://{}  (Ctrl-C avslutar)",
+            "Panelen: http://{}  användare demo, lösenord {password}  (Ctrl-C avslutar)",
             listener.local_addr()?
         );
         application

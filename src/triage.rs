@@ -318,11 +318,12 @@ impl Triage {
                 .as_deref()
                 .is_some_and(|d| d != self.settings.fallback_department);
         let automatic = mail.automation.auto_reply || mail.automation.bulk;
+        let rules = self.classifier.rules();
         if routed_elsewhere && !automatic {
             if let Some(department) = thread
                 .department
                 .as_deref()
-                .and_then(|d| self.classifier.rules().department(d))
+                .and_then(|d| rules.department(d))
             {
                 let language = crate::routing::detect_language(&mail.classification_text);
                 let facts = CaseFacts {
@@ -681,10 +682,8 @@ impl Triage {
             .or_else(|| mail.parsed.from.clone())
             .filter(|a| !self.is_own_address(a))
             .ok_or(TriageError::NoCitizenAddress(number))?;
-        let department = case
-            .department
-            .as_deref()
-            .and_then(|d| self.classifier.rules().department(d));
+        let rules = self.classifier.rules();
+        let department = case.department.as_deref().and_then(|d| rules.department(d));
         let facts = CaseFacts {
             department,
             ..self.facts(&mail, number, &case.language)
@@ -733,10 +732,8 @@ impl Triage {
             tokio::task::spawn_blocking(move || classifier.nearest_answers(&text, 3)).await??;
         let ids: Vec<&str> = neighbours.iter().map(|n| n.entry.id.as_str()).collect();
         let dates = self.store.knowledge_dates(&ids).await?;
-        let department = case
-            .department
-            .as_deref()
-            .and_then(|d| self.classifier.rules().department(d));
+        let rules = self.classifier.rules();
+        let department = case.department.as_deref().and_then(|d| rules.department(d));
         let facts = CaseFacts {
             department,
             ..self.facts(&mail, number, &case.language)
@@ -761,6 +758,60 @@ impl Triage {
             });
         }
         Ok(out)
+    }
+
+    /// A knowledge entry drafted from a case and a reply sent on it: the enquiry as
+    /// question, the reply (without the quoted original) as answer, both redacted, with
+    /// the personal data that redaction removed so a person can check it. Its id is the
+    /// case number, so it replaces what a routing decision on the case taught.
+    pub async fn knowledge_draft(
+        &self,
+        number: CaseNumber,
+        reply: crate::domain::OutboxId,
+        staff_names: &[&str],
+    ) -> Result<KnowledgeDraft, TriageError> {
+        let case = self.case_by_number(number).await?;
+        let sent = self
+            .store
+            .outbox_for_case(case.id)
+            .await?
+            .into_iter()
+            .find(|o| o.id == reply && o.kind == crate::domain::OutboxKind::Reply)
+            .ok_or(TriageError::UnknownCase(number))?;
+        let mail = self
+            .read_again(case.raw.clone())
+            .await?
+            .ok_or(TriageError::UnknownCase(number))?;
+        let reply_text = crate::ingest::readable_text_of(&sent.raw).unwrap_or_default();
+        let mut names: Vec<String> = mail.parsed.from_name.iter().cloned().collect();
+        names.extend(staff_names.iter().map(|n| (*n).to_owned()));
+        let question = crate::ingest::text_for_classification(&mail.parsed.text);
+        let answer = without_quote(&reply_text);
+        let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut findings = Vec::new();
+        for text in [&mail.parsed.subject, &question, &answer] {
+            for f in crate::privacy::find_personal_data(text, &name_refs) {
+                findings.push(RemovedData {
+                    kind: f.kind.placeholder().trim_matches(['[', ']']).to_owned(),
+                    text: text[f.range.clone()].to_owned(),
+                    placeholder: f.kind.placeholder().to_owned(),
+                });
+            }
+        }
+        let department = case.department.clone();
+        Ok(KnowledgeDraft {
+            entry: KnowledgeEntry {
+                id: number.to_string(),
+                department,
+                subject: crate::privacy::redact(&mail.parsed.subject, &name_refs),
+                text: crate::privacy::redact(&question, &name_refs),
+                answer: crate::privacy::redact(&answer, &name_refs),
+                confirmed: true,
+                approved: false,
+            },
+            removed: findings,
+            names,
+        })
     }
 
     /// An approved FAQ answer to put in the acknowledgement, when automatic answers are on
@@ -886,6 +937,51 @@ fn knowledge_entry(number: CaseNumber, department: &str, mail: &IncomingMail) ->
         confirmed: true,
         approved: false,
     }
+}
+
+/// A knowledge entry drafted from a case, before a person saves it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KnowledgeDraft {
+    /// The redacted entry.
+    pub entry: KnowledgeEntry,
+    /// What redaction removed.
+    pub removed: Vec<RemovedData>,
+    /// The names known to belong to people in the case (redacted again on save).
+    #[serde(skip)]
+    pub names: Vec<String>,
+}
+
+/// One item of personal data that redaction removes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemovedData {
+    /// The kind, as its placeholder says (`personnummer`).
+    pub kind: String,
+    /// The text found.
+    pub text: String,
+    /// What replaces it.
+    pub placeholder: String,
+}
+
+/// A reply's text without the quoted original (lines starting with `>` and the line that
+/// introduces them).
+fn without_quote(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with('>'))
+        .unwrap_or(lines.len());
+    // The attribution ("Den 27 nov skrev Anna:") sits just above the quote.
+    let mut end = end;
+    while end > 0 && lines[end - 1].trim().is_empty() {
+        end -= 1;
+    }
+    if end > 0 && end < lines.len() {
+        let line = lines[end - 1].trim_end();
+        if line.ends_with(':') {
+            end -= 1;
+        }
+    }
+    lines[..end].join("\n").trim().to_owned()
 }
 
 /// A mail taken in and classified, or the reason it could not be read.

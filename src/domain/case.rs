@@ -87,6 +87,8 @@ string_enum!(
         Sent => "sent",
         /// Gave up: permanent failure or too old; visible to staff.
         Dead => "dead",
+        /// A dead letter a person chose not to send; kept for the record.
+        Discarded => "discarded",
     }
 );
 

@@ -4,6 +4,7 @@
 
 mod case;
 mod ids;
+mod staff;
 pub mod working_days;
 
 pub use case::{CaseFlags, CaseStatus, Channel, DecisionSource, OutboxKind, OutboxStatus};
@@ -11,3 +12,4 @@ pub use ids::{
     CaseId, CaseNumber, DepartmentId, DomainError, EmailAddress, Language, OutboxId,
     StoredMessageId,
 };
+pub use staff::{check_account, Role, StaffMember, UserId};

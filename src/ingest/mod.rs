@@ -9,8 +9,8 @@ mod parse;
 pub use automatic::{detect_automation, Automation};
 pub use clean::text_for_classification;
 pub use parse::{
-    content_hash, normalise_message_id, parse_mail, AttachmentMeta, AutomationHeaders, ParseError,
-    ParsedMail,
+    attachment_of, content_hash, html_body_of, normalise_message_id, parse_mail, readable_text_of,
+    AttachmentMeta, AutomationHeaders, ParseError, ParsedMail,
 };
 
 /// A mail ready for the store and the classifier.

@@ -165,17 +165,7 @@ pub fn parse_mail(raw: &[u8], max_bytes: usize) -> Result<ParsedMail, ParseError
     let text = readable_text(&message);
     let attachments = message
         .attachments()
-        .map(|part| AttachmentMeta {
-            filename: part.attachment_name().map(str::to_owned),
-            content_type: part
-                .content_type()
-                .map(|ct| match &ct.c_subtype {
-                    Some(sub) => format!("{}/{}", ct.c_type, sub).to_lowercase(),
-                    None => ct.c_type.to_lowercase(),
-                })
-                .unwrap_or_else(|| "application/octet-stream".to_owned()),
-            size: part.len(),
-        })
+        .map(attachment_meta)
         .collect::<Vec<_>>();
 
     let header_text = |name: &str| {
@@ -250,6 +240,50 @@ fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
             .filter_map(|t| normalise_message_id(t))
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+/// The readable text of stored raw bytes (for mail Brevduva wrote itself, e.g. replies).
+pub fn readable_text_of(raw: &[u8]) -> Option<String> {
+    MessageParser::default()
+        .parse(raw)
+        .map(|m| readable_text(&m))
+}
+
+/// The HTML body of a stored message, if it has one (not yet sanitised: show it only
+/// through `web::sanitise_mail_html`).
+pub fn html_body_of(raw: &[u8]) -> Option<String> {
+    let message = MessageParser::default().parse(raw)?;
+    let html_part = message
+        .html_body
+        .iter()
+        .filter_map(|&i| message.parts.get(i as usize))
+        .find(|p| matches!(p.body, PartType::Html(_)))?;
+    match &html_part.body {
+        PartType::Html(h) => Some(h.to_string()),
+        _ => None,
+    }
+}
+
+/// The `index`th attachment of a stored message (in the order of `attachments`), with
+/// its decoded contents.
+pub fn attachment_of(raw: &[u8], index: usize) -> Option<(AttachmentMeta, Vec<u8>)> {
+    let message = MessageParser::default().parse(raw)?;
+    let part = message.attachments().nth(index)?;
+    Some((attachment_meta(part), part.contents().to_vec()))
+}
+
+fn attachment_meta(part: &mail_parser::MessagePart<'_>) -> AttachmentMeta {
+    AttachmentMeta {
+        filename: part.attachment_name().map(str::to_owned),
+        content_type: part
+            .content_type()
+            .map(|ct| match &ct.c_subtype {
+                Some(sub) => format!("{}/{}", ct.c_type, sub).to_lowercase(),
+                None => ct.c_type.to_lowercase(),
+            })
+            .unwrap_or_else(|| "application/octet-stream".to_owned()),
+        size: part.len(),
     }
 }
 

@@ -12,7 +12,7 @@ use super::rules::{RoutingRules, RuleVerdict};
 use crate::domain::{DecisionSource, EmailAddress, Language};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// Tunable settings of the classifier.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -151,7 +151,8 @@ impl Classification {
 
 /// Rules plus knowledge index plus the department model, with calibrated confidence.
 pub struct Classifier {
-    rules: RoutingRules,
+    /// Replaced whole when people reload edited rules.
+    rules: RwLock<Arc<RoutingRules>>,
     index: KnowledgeIndex,
     /// Written only when a person's decision is learned.
     model: RwLock<DepartmentModel>,
@@ -262,7 +263,7 @@ impl Classifier {
             })
             .collect();
         let mut classifier = Self {
-            rules,
+            rules: RwLock::new(Arc::new(rules)),
             index,
             model: RwLock::new(DepartmentModel::default()),
             calibration: Calibration::default(),
@@ -342,12 +343,7 @@ impl Classifier {
     /// once, so its nearest-neighbour vote counts for the next similar enquiry; the model
     /// takes it in at the next start. Entries of sensitive departments are never shared.
     pub fn learn(&self, entry: KnowledgeEntry) -> Result<Learned, KnowledgeError> {
-        let sensitive = entry
-            .department
-            .as_deref()
-            .and_then(|d| self.rules.department(d))
-            .is_some_and(|d| d.sensitive);
-        if sensitive {
+        if self.is_sensitive(entry.department.as_deref()) {
             return Ok(Learned::NotShared);
         }
         let text = format!("{}\n{}", entry.subject, entry.text);
@@ -365,6 +361,29 @@ impl Classifier {
         Ok(Learned::Added)
     }
 
+    /// Puts a person's edit of an entry in place at once (answers, suggestions, the
+    /// chat); the model takes the new text in at the next start. Entries of sensitive
+    /// departments are refused.
+    pub fn update_entry(&self, entry: KnowledgeEntry) -> Result<Learned, KnowledgeError> {
+        if self.is_sensitive(entry.department.as_deref()) {
+            return Ok(Learned::NotShared);
+        }
+        self.index.replace(entry)?;
+        Ok(Learned::Added)
+    }
+
+    /// Takes a retired entry out of every answer at once.
+    pub fn retire_entry(&self, id: &str) -> bool {
+        self.index.retire(id)
+    }
+
+    /// Whether this department's cases must stay out of shared knowledge.
+    pub fn is_sensitive(&self, department: Option<&str>) -> bool {
+        department
+            .and_then(|d| self.rules().department(d).cloned())
+            .is_some_and(|d| d.sensitive)
+    }
+
     fn model(&self) -> std::sync::RwLockReadGuard<'_, DepartmentModel> {
         self.model.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -375,8 +394,23 @@ impl Classifier {
     }
 
     /// The rules in use.
-    pub fn rules(&self) -> &RoutingRules {
-        &self.rules
+    pub fn rules(&self) -> Arc<RoutingRules> {
+        Arc::clone(&self.rules.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Puts reloaded rules in use. The departments must be the same ones (the model knows
+    /// them); a new or removed department needs a restart.
+    pub fn replace_rules(&self, rules: RoutingRules) -> Result<(), String> {
+        let ids = |r: &RoutingRules| {
+            r.departments()
+                .map(|d| d.id.to_string())
+                .collect::<Vec<_>>()
+        };
+        if ids(&rules) != ids(&self.rules()) {
+            return Err("departments were added or removed: restart Brevduva to use them".into());
+        }
+        *self.rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rules);
+        Ok(())
     }
 
     /// The knowledge index in use.
@@ -399,7 +433,7 @@ impl Classifier {
         let language = detect_language(enquiry.text);
         let query = self.analyse(enquiry.text);
         let rules = self
-            .rules
+            .rules()
             .evaluate(enquiry.text, enquiry.sender, enquiry.recipients);
         let neighbours = self.index.nearest(&query, self.settings.neighbours)?;
         let blend = self.blend(&query, &rules, &neighbours);
@@ -436,7 +470,7 @@ impl Classifier {
         recipients: &[EmailAddress],
         leave_out: Option<&str>,
     ) -> Result<Blend, KnowledgeError> {
-        let rules = self.rules.evaluate(text, sender, recipients);
+        let rules = self.rules().evaluate(text, sender, recipients);
         let limit = self.settings.neighbours;
         let mut neighbours = self.index.nearest(query, limit + 1)?;
         neighbours.retain(|n| Some(n.entry.id.as_str()) != leave_out);

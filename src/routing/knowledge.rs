@@ -136,7 +136,12 @@ fn schema() -> (Schema, Fields) {
 /// The knowledge entries and their search index. Entries learned while running are added
 /// through the one writer of the index and searchable at once.
 pub struct KnowledgeIndex {
-    entries: RwLock<Vec<Arc<KnowledgeEntry>>>,
+    /// By position in the index; `None` where an entry was retired or replaced by an
+    /// edited version (its document stays in the index until the next rebuild but is
+    /// never returned).
+    entries: RwLock<Vec<Option<Arc<KnowledgeEntry>>>>,
+    /// How many positions are `None`: searches ask for that many more hits.
+    retired: std::sync::atomic::AtomicUsize,
     index: Index,
     reader: IndexReader,
     /// Created on the first learned entry; the only writer of this index.
@@ -212,7 +217,8 @@ impl KnowledgeIndex {
         entries: Vec<KnowledgeEntry>,
     ) -> Self {
         Self {
-            entries: RwLock::new(entries.into_iter().map(Arc::new).collect()),
+            entries: RwLock::new(entries.into_iter().map(|e| Some(Arc::new(e))).collect()),
+            retired: std::sync::atomic::AtomicUsize::new(0),
             index,
             reader,
             writer: Mutex::new(None),
@@ -225,9 +231,51 @@ impl KnowledgeIndex {
     /// when an entry with its id is there already.
     pub fn add(&self, entry: KnowledgeEntry) -> Result<bool, KnowledgeError> {
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        if self.read_entries().iter().any(|e| e.id == entry.id) {
+        if self.position(&entry.id).is_some() {
             return Ok(false);
         }
+        self.write_document(&mut writer, entry)?;
+        Ok(true)
+    }
+
+    /// Puts an edited entry in place of the one with its id (or adds it), searchable at
+    /// once.
+    pub fn replace(&self, entry: KnowledgeEntry) -> Result<(), KnowledgeError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let old = self.position(&entry.id);
+        self.write_document(&mut writer, entry)?;
+        if let Some(old) = old {
+            self.entries.write().unwrap_or_else(|e| e.into_inner())[old] = None;
+            self.retired
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Takes the entry with this id out of every answer; returns whether it was there.
+    pub fn retire(&self, id: &str) -> bool {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(at) = self.position(id) else {
+            return false;
+        };
+        self.entries.write().unwrap_or_else(|e| e.into_inner())[at] = None;
+        self.retired
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        true
+    }
+
+    fn position(&self, id: &str) -> Option<usize> {
+        self.read_entries()
+            .iter()
+            .position(|e| e.as_ref().is_some_and(|e| e.id == id))
+    }
+
+    /// Writes one document through the one writer (created on first use) and commits.
+    fn write_document(
+        &self,
+        writer: &mut Option<IndexWriter<TantivyDocument>>,
+        entry: KnowledgeEntry,
+    ) -> Result<(), KnowledgeError> {
         let writer = match writer.as_mut() {
             Some(w) => w,
             None => writer.insert(
@@ -238,7 +286,7 @@ impl KnowledgeIndex {
         // The entry is in the list before the index can return its position.
         let ord = {
             let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-            entries.push(Arc::new(entry.clone()));
+            entries.push(Some(Arc::new(entry.clone())));
             entries.len() - 1
         };
         let added = writer
@@ -253,26 +301,35 @@ impl KnowledgeIndex {
             return Err(e.into());
         }
         self.reader.reload()?;
-        Ok(true)
+        Ok(())
     }
 
-    fn read_entries(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<KnowledgeEntry>>> {
+    fn read_entries(&self) -> std::sync::RwLockReadGuard<'_, Vec<Option<Arc<KnowledgeEntry>>>> {
         self.entries.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.read_entries().len()
+        self.read_entries().iter().flatten().count()
     }
 
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
-        self.read_entries().is_empty()
+        self.read_entries().iter().all(Option::is_none)
     }
 
-    /// All entries, in index order (a snapshot).
+    /// All entries in use, in index order (a snapshot).
     pub fn entries(&self) -> Vec<Arc<KnowledgeEntry>> {
-        self.read_entries().clone()
+        self.read_entries().iter().flatten().cloned().collect()
+    }
+
+    /// The entry in use with this id.
+    pub fn entry(&self, id: &str) -> Option<Arc<KnowledgeEntry>> {
+        self.read_entries()
+            .iter()
+            .flatten()
+            .find(|e| e.id == id)
+            .cloned()
     }
 
     /// The analyser used for entries and queries.
@@ -308,7 +365,11 @@ impl KnowledgeIndex {
             return Ok(Vec::new());
         }
         let searcher = self.reader.searcher();
-        let hits = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit))?;
+        let retired = self.retired.load(std::sync::atomic::Ordering::Relaxed);
+        let hits = searcher.search(
+            &BooleanQuery::new(clauses),
+            &TopDocs::with_limit(limit + retired.min(limit * 4)),
+        )?;
         let entries = self.read_entries();
         let mut out = Vec::with_capacity(hits.len());
         for (score, address) in hits {
@@ -317,7 +378,10 @@ impl KnowledgeIndex {
                 .fast_fields()
                 .u64("ord")?;
             if let Some(ord) = column.first(address.doc_id) {
-                if let Some(entry) = entries.get(ord as usize) {
+                if out.len() == limit {
+                    break;
+                }
+                if let Some(Some(entry)) = entries.get(ord as usize) {
                     out.push(Neighbour {
                         entry: Arc::clone(entry),
                         score,

@@ -147,44 +147,16 @@ pub(super) fn thread_from_row(row: &sqlx::any::AnyRow) -> Result<ThreadMatch, St
 impl Store {
     /// The most recent cases, newest first, with their latest explanation.
     pub async fn recent_cases(&self, limit: i64) -> Result<Vec<CaseRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.id, c.number, c.status, c.department_id, c.language, c.subject, c.confidence, \
-             c.urgent, c.sensitive, c.auto_reply, c.bulk, c.created_at, \
-             (SELECT d.explanation FROM routing_decisions d WHERE d.case_id = c.id ORDER BY d.id DESC LIMIT 1), \
-             c.campaign, c.reply_due \
-             FROM cases c ORDER BY c.id DESC LIMIT $1",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM cases c ORDER BY c.id DESC LIMIT $1",
+            super::casework::CASE_COLUMNS
+        ))
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
         let today = swedish_today();
         rows.iter()
-            .map(|row| {
-                let reply_due: Option<String> = row.try_get(14)?;
-                let status = CaseStatus::parse(&row.try_get::<String, _>(2)?)
-                    .ok_or(StoreError::Corrupt("cases.status"))?;
-                Ok(CaseRow {
-                    id: CaseId(row.try_get(0)?),
-                    number: CaseNumber::parse(&row.try_get::<String, _>(1)?)
-                        .map_err(|_| StoreError::Corrupt("cases.number"))?,
-                    status,
-                    department: row.try_get(3)?,
-                    language: row.try_get(4)?,
-                    subject: row.try_get(5)?,
-                    confidence: row.try_get(6)?,
-                    flags: CaseFlags {
-                        urgent: row.try_get::<i64, _>(7)? != 0,
-                        sensitive: row.try_get::<i64, _>(8)? != 0,
-                        auto_reply: row.try_get::<i64, _>(9)? != 0,
-                        bulk: row.try_get::<i64, _>(10)? != 0,
-                    },
-                    created_at: row.try_get(11)?,
-                    explanation: row.try_get(12)?,
-                    campaign: row.try_get(13)?,
-                    overdue: is_overdue(status, reply_due.as_deref(), today)?,
-                    reply_due,
-                })
-            })
+            .map(|row| super::casework::case_row(row, today))
             .collect()
     }
 }

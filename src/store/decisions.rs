@@ -196,27 +196,4 @@ impl Store {
         }
         Ok(out)
     }
-
-    /// Knowledge entries learned from staff decisions, oldest first.
-    pub async fn learned_knowledge(&self) -> Result<Vec<KnowledgeEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, department_id, subject, text, answer FROM knowledge_entries \
-             WHERE origin = 'staff' ORDER BY created_at, id",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(KnowledgeEntry {
-                    id: row.try_get(0)?,
-                    department: row.try_get(1)?,
-                    subject: row.try_get(2)?,
-                    text: row.try_get(3)?,
-                    answer: row.try_get(4)?,
-                    confirmed: true,
-                    approved: false,
-                })
-            })
-            .collect()
-    }
 }

@@ -4,19 +4,28 @@
 //! Both backends share one dialect of SQL through sqlx's `Any` driver; the schema lives in
 //! `migrations/sqlite` and `migrations/postgres`, file for file, and runs at start.
 
+mod accounts;
 mod cases;
+mod casework;
 mod decisions;
 mod intake;
+mod knowledge;
 mod mailboxes;
 mod outbox;
 mod stats;
 
+pub use accounts::{Account, NewUser, SessionRecord};
 pub use cases::{CaseRow, NewCase, NewDecision, NewMessage, ThreadMatch};
+pub use casework::{
+    CaseDetail, CaseMessage, DecisionRow, NoteRow, OutgoingRow, QueueCounts, QueueFilter,
+    StatusFilter,
+};
 pub use decisions::{CaseForDecision, StaffDecisionRecord};
 pub use intake::IntakeBatch;
+pub use knowledge::{apply_knowledge_changes, KnowledgeFilter, KnowledgeRow};
 pub use mailboxes::{Checkpoint, MailboxStatus};
 pub use outbox::{NewOutboxEntry, OutboxEntry};
-pub use stats::EnquiryStats;
+pub use stats::{CaseStatRow, DecisionCounts, EnquiryStats, PanelStats, WeekRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
@@ -167,7 +176,7 @@ impl Store {
                 "INSERT INTO knowledge_entries (id, department_id, subject, text, answer, origin, created_at, approved) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET department_id = excluded.department_id, \
                  subject = excluded.subject, text = excluded.text, answer = excluded.answer, origin = excluded.origin, \
-                 approved = excluded.approved",
+                 approved = excluded.approved WHERE knowledge_entries.edited_at IS NULL",
             )
             .bind(text(&e.id))
             .bind(e.department.as_deref())

@@ -155,6 +155,39 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Discards a dead letter: it stays on record but is never sent. Returns whether
+    /// there was such a dead letter.
+    pub async fn discard_dead(&self, id: OutboxId, actor: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let case: Option<i64> = sqlx::query_scalar(
+            "UPDATE outbox SET status = 'discarded' WHERE status = 'dead' AND id = $1 RETURNING case_id",
+        )
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(case) = case {
+            super::insert_audit(
+                &mut *tx,
+                actor,
+                "outbox-discard",
+                Some(CaseId(case)),
+                &id.to_string(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(case.is_some())
+    }
+
+    /// How many entries wait to be sent.
+    pub async fn pending_outbox_count(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
     /// Records a failed attempt: try again at `retry_at`, or give up (dead letter) when it is `None`.
     pub async fn mark_failed(
         &self,

@@ -98,7 +98,8 @@ async fn decisions_teach(database_url: Option<&str>) {
         .into_iter()
         .filter(|e| e.kind == OutboxKind::Forward)
         .collect();
-    let department = app.triage.classifier().rules().department(target).unwrap();
+    let rules = app.triage.classifier().rules();
+    let department = rules.department(target).unwrap();
     assert!(
         forwards
             .iter()
@@ -107,9 +108,9 @@ async fn decisions_teach(database_url: Option<&str>) {
     );
 
     // The knowledge entry is redacted: no name, personnummer or phone number.
-    let learned = app.store().learned_knowledge().await.unwrap();
+    let learned = app.store().knowledge_changes().await.unwrap();
     assert_eq!(learned.len(), 1);
-    let entry = &learned[0];
+    let entry = &learned[0].0;
     assert_eq!(entry.id, number.to_string());
     assert_eq!(entry.department.as_deref(), Some(target));
     for secret in ["Svensson", "19121212-1212", "070-123 45 67"] {
@@ -179,7 +180,7 @@ async fn decisions_teach(database_url: Option<&str>) {
         .await
         .unwrap();
     assert_eq!(report.learned, Learned::NotShared);
-    assert_eq!(app.store().learned_knowledge().await.unwrap().len(), 1);
+    assert_eq!(app.store().knowledge_changes().await.unwrap().len(), 1);
 
     // After a restart the learned entry is part of the index (and of the model's training).
     app.store().close().await;
