@@ -121,11 +121,19 @@ pub(super) async fn new_entry(
         "knowledge_entry.html",
         &ctx,
         json!({
-            "is_new": true, "entry": entry, "findings": removed, "source_case": source_case,
+            "is_new": true, "entry": entry_form(&entry), "findings": removed, "source_case": source_case,
             "departments": shareable_departments(&state), "review_by": null, "retired": false,
             "meta": null,
         }),
     )
+}
+
+/// An entry's fields as the form shows them.
+fn entry_form(e: &KnowledgeEntry) -> serde_json::Value {
+    json!({
+        "id": e.id, "department": e.department, "subject": e.subject, "text": e.text,
+        "answer": e.answer, "approved": e.approved,
+    })
 }
 
 /// The departments whose cases may enter the knowledge base (never sensitive ones).
@@ -272,7 +280,7 @@ pub(super) async fn edit(
         "knowledge_entry.html",
         &ctx,
         json!({
-            "is_new": false, "entry": row.entry, "findings": [], "source_case": "",
+            "is_new": false, "entry": entry_form(&row.entry), "findings": [], "source_case": "",
             "departments": shareable_departments(&state), "review_by": row.review_by,
             "retired": row.retired,
             "meta": { "origin": row.origin, "edited_by": row.edited_by,

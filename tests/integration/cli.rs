@@ -174,3 +174,164 @@ fn eval_prints_every_figure_in_its_json_last_line() {
     assert!(json["oos_recall"].is_null());
     assert!(json["accuracy"].as_f64().unwrap() > 0.5, "{json}");
 }
+
+fn brevduva_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_brevduva"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn user_add_creates_accounts_with_argon2id_and_refuses_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = brevduva_with_stdin(
+        &[
+            "user",
+            "add",
+            "anna.k",
+            "--role",
+            "kontaktcenter",
+            "--name",
+            "Anna K",
+            "--password-stdin",
+            "--data-dir",
+            data,
+        ],
+        "ett långt lösenord\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A generated password is printed once.
+    let out = brevduva(&[
+        "user",
+        "add",
+        "bo",
+        "--role",
+        "department",
+        "--department",
+        "bygg-miljo",
+        "--data-dir",
+        data,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let password = stdout.rsplit(' ').next().unwrap().trim();
+    assert_eq!(password.len(), 20, "{stdout}");
+    for (args, why) in [
+        (
+            vec!["user", "add", "anna.k", "--role", "admin"],
+            "exists already",
+        ),
+        (
+            vec!["user", "add", "cilla", "--role", "department"],
+            "at least one --department",
+        ),
+        (
+            vec![
+                "user",
+                "add",
+                "cilla",
+                "--role",
+                "department",
+                "--department",
+                "skolan",
+            ],
+            "no department has the id",
+        ),
+        (
+            vec![
+                "user",
+                "add",
+                "cilla",
+                "--role",
+                "kontaktcenter",
+                "--department",
+                "bygg-miljo",
+            ],
+            "only department staff",
+        ),
+        (
+            vec!["user", "add", "cilla", "--role", "chef"],
+            "--role must be",
+        ),
+        (
+            vec!["user", "add", "cilla berg", "--role", "admin"],
+            "is not a log-in name",
+        ),
+    ] {
+        let mut args = args;
+        args.extend(["--data-dir", data]);
+        let out = brevduva_with_stdin(&args, "ett långt lösenord\n");
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+    }
+    let short = brevduva_with_stdin(
+        &[
+            "user",
+            "add",
+            "dan",
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--data-dir",
+            data,
+        ],
+        "kort\n",
+    );
+    assert!(!short.status.success());
+    let list = brevduva(&["user", "list", "--data-dir", data]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(
+        listed,
+        "anna.k\tkontaktcenter\t\tAnna K\nbo\tdepartment\tbygg-miljo\tbo\n"
+    );
+    // Stored as argon2id, and the password opens the account.
+    let store = brevduva::store::Store::connect(&format!("sqlite://{data}/brevduva.db"))
+        .await
+        .unwrap();
+    let account = store.account("bo").await.unwrap().unwrap();
+    assert!(account.password_hash.starts_with("$argon2id$"));
+    assert!(brevduva::web::verify_password(
+        &account.password_hash,
+        password
+    ));
+    let set = brevduva_with_stdin(
+        &[
+            "user",
+            "password",
+            "bo",
+            "--password-stdin",
+            "--data-dir",
+            data,
+        ],
+        "ett nytt långt lösenord\n",
+    );
+    assert!(set.status.success());
+    let account = store.account("bo").await.unwrap().unwrap();
+    assert!(brevduva::web::verify_password(
+        &account.password_hash,
+        "ett nytt långt lösenord"
+    ));
+}

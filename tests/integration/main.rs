@@ -14,5 +14,6 @@ mod golden;
 mod logs;
 mod mail;
 mod mail_auth;
+mod panel;
 mod replies;
 mod storage;
