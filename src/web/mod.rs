@@ -167,8 +167,30 @@ impl PanelSettings {
 /// How long the queue's counts are reused before they are counted again.
 const COUNTS_TTL: Duration = Duration::from_secs(5);
 
-/// Queue counts with when they were counted (for reuse, and unix seconds for the page).
-type CountedAt = (Instant, i64, Arc<QueueCounts>);
+/// Queue counts as last counted.
+struct CachedCounts {
+    counts: Arc<QueueCounts>,
+    /// When, for reuse.
+    counted: Instant,
+    /// When, for the page (unix seconds).
+    at_unix: i64,
+    /// Something changed since.
+    stale: bool,
+    /// A background task is counting again.
+    refreshing: bool,
+}
+
+impl CachedCounts {
+    fn fresh(counts: QueueCounts) -> Self {
+        Self {
+            counts: Arc::new(counts),
+            counted: Instant::now(),
+            at_unix: crate::store::now(),
+            stale: false,
+            refreshing: false,
+        }
+    }
+}
 
 /// Everything handlers share; cheap to clone.
 #[derive(Clone)]
@@ -180,7 +202,7 @@ pub struct Panel {
     views: Views,
     settings: PanelSettings,
     login_limiter: LoginLimiter,
-    counts: Mutex<HashMap<String, CountedAt>>,
+    counts: Mutex<HashMap<String, CachedCounts>>,
 }
 
 impl PanelState {
@@ -214,35 +236,64 @@ impl PanelState {
         &self.0.views
     }
 
-    /// The queue's counts for a scope, counted at most every few seconds; with the
-    /// moment they were counted (unix seconds).
+    /// The queue's counts for a scope, with the moment they were counted (unix seconds).
+    /// Counting scans every case of the scope, so counts are reused: once they are older
+    /// than a few seconds (or something changed), one background task counts again while
+    /// requests keep getting the last counts. Only the very first request waits.
     async fn queue_counts(
         &self,
         scope: Option<&[String]>,
     ) -> Result<(Arc<QueueCounts>, i64), PanelError> {
         let key = scope.map(|s| s.join(",")).unwrap_or_else(|| "*".into());
         {
-            let cache = self.0.counts.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((at, when, counts)) = cache.get(&key) {
-                if at.elapsed() < COUNTS_TTL {
-                    return Ok((Arc::clone(counts), *when));
+            let mut cache = self.0.counts.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(c) = cache.get_mut(&key) {
+                if (c.stale || c.counted.elapsed() >= COUNTS_TTL) && !c.refreshing {
+                    c.refreshing = true;
+                    let state = self.clone();
+                    let scope = scope.map(<[String]>::to_vec);
+                    let key = key.clone();
+                    tokio::spawn(async move {
+                        let counted = state.store().queue_counts(scope.as_deref()).await;
+                        let mut cache = state.0.counts.lock().unwrap_or_else(|e| e.into_inner());
+                        match counted {
+                            Ok(counts) => {
+                                cache.insert(key, CachedCounts::fresh(counts));
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "counting the queue failed");
+                                if let Some(c) = cache.get_mut(&key) {
+                                    c.refreshing = false;
+                                }
+                            }
+                        }
+                    });
                 }
+                return Ok((Arc::clone(&c.counts), c.at_unix));
             }
         }
-        let counts = Arc::new(self.store().queue_counts(scope).await?);
-        let when = crate::store::now();
-        let mut cache = self.0.counts.lock().unwrap_or_else(|e| e.into_inner());
-        cache.insert(key, (Instant::now(), when, Arc::clone(&counts)));
-        Ok((counts, when))
-    }
-
-    /// Forgets cached counts after a change.
-    fn counts_changed(&self) {
+        let fresh = CachedCounts::fresh(self.store().queue_counts(scope).await?);
+        let out = (Arc::clone(&fresh.counts), fresh.at_unix);
         self.0
             .counts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clear();
+            .insert(key, fresh);
+        Ok(out)
+    }
+
+    /// Marks the counts as out of date after a change (they are counted again at the next
+    /// look at the queue).
+    fn counts_changed(&self) {
+        for c in self
+            .0
+            .counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values_mut()
+        {
+            c.stale = true;
+        }
     }
 
     /// Renders a page for a signed-in person (or the log-in page).
