@@ -58,6 +58,18 @@ log "cargo fmt --check"
 cargo fmt --check
 log "cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
+# Headless Chromium (Debian) and the npm packages (playwright-core, axe-core) of the browser
+# tests in tests/browser, when missing.
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+if [ ! -d tests/browser/node_modules ]; then
+  log "npm ci --prefix tests/browser"
+  npm ci --prefix tests/browser --no-audit --no-fund --silent >/dev/null
+fi
 log "cargo test"
 cargo test --lib --bins --tests 2>&1 | tee "$WORK/test.log"
 # One plain closing line with the totals over every test binary.

@@ -362,6 +362,27 @@ impl Application {
                 }
             })
         };
+        let chat_retention = {
+            let app = Arc::clone(&app);
+            let mut shutdown = shutdown.clone();
+            let keep = Duration::from_secs(app.config.chat.keep_text_days * 86_400);
+            tokio::spawn(async move {
+                // Chat questions keep their text for a configured time; then only the
+                // anonymous statistics stay. Checked at start and every hour.
+                while !*shutdown.borrow() {
+                    let before = crate::store::now() - keep.as_secs() as i64;
+                    match app.store().anonymise_chat_questions(before).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(questions = n, "chat questions made anonymous"),
+                        Err(e) => tracing::error!(error = %e, "anonymising chat questions failed"),
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+            })
+        };
         let web = crate::web::serve_panel(listener, app.triage.clone(), &app.config, async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         });
@@ -371,6 +392,7 @@ impl Application {
             folder.await?;
         }
         delivery.await?;
+        chat_retention.await?;
         app.store().close().await;
         Ok(())
     }

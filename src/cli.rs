@@ -200,6 +200,10 @@ enum Command {
         /// confirming or correcting cases would (reports the second half's accuracy).
         #[arg(long)]
         learn: bool,
+        /// Measure the citizen chat instead: every knowledge entry is an approved answer,
+        /// every item with an `answer_id` a chat message (reports answer_hit1).
+        #[arg(long, conflicts_with = "learn")]
+        chat: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -295,7 +299,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         std::fs::read_to_string(&file)
                             .with_context(|| format!("reading {}", file.display()))?
                     };
-                    let queued = application.triage.send_reply(number, &text, &by).await?;
+                    let queued = application
+                        .triage
+                        .send_reply(number, &text, &by, &by)
+                        .await?;
                     println!(
                         "{}",
                         serde_json::json!({ "case": number.to_string(), "queued": queued })
@@ -367,6 +374,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             rules,
             threshold,
             learn,
+            chat,
             common,
         } => {
             let config = load_config(&common)?;
@@ -393,6 +401,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 auto_route_threshold: threshold.unwrap_or(config.routing.auto_route_threshold),
                 neighbours: config.routing.neighbours,
             };
+            if chat {
+                let chat_settings = crate::chat::ChatSettings {
+                    min_confidence: config.chat.min_confidence,
+                    ..Default::default()
+                };
+                let report = tokio::task::spawn_blocking(move || {
+                    crate::eval::evaluate_chat(entries, rules, &items, settings, chat_settings)
+                })
+                .await??;
+                println!("{}", serde_json::to_string(&report)?);
+                return Ok(());
+            }
             let report = tokio::task::spawn_blocking(move || {
                 crate::eval::evaluate(entries, rules, &items, settings, learn)
             })

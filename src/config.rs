@@ -73,6 +73,8 @@ pub struct Config {
     pub campaigns: Vec<CampaignConfig>,
     /// Answers from approved FAQ entries in the acknowledgement (off by default).
     pub automatic_answers: AutomaticAnswersConfig,
+    /// The citizen chat.
+    pub chat: ChatConfig,
 }
 
 /// How a connection is protected.
@@ -319,6 +321,43 @@ impl Default for AutomaticAnswersConfig {
             enabled: false,
             min_similarity: 0.9,
             min_confidence: 0.95,
+        }
+    }
+}
+
+/// `[chat]`: the citizen chat at `/chat` and `/api/chat`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChatConfig {
+    /// Serve the chat (the panel is served either way).
+    pub enabled: bool,
+    /// The share of a question's words an approved answer must cover (0..1); below it the
+    /// chat says it is not sure and offers to pass the question on.
+    pub min_confidence: f64,
+    /// Longest message, in characters.
+    pub max_message_chars: usize,
+    /// Messages one client address may send per minute.
+    pub requests_per_minute_per_client: u32,
+    /// Questions one client address may pass to Kontaktcenter per hour.
+    pub handoffs_per_hour_per_client: u32,
+    /// After this many days a question's text and conversation id are removed; only the
+    /// topic and whether it was answered stay, for statistics.
+    pub keep_text_days: u64,
+    /// Websites that may show the chat in a frame (`https://www.kommun.se`), for the
+    /// embeddable script.
+    pub embed_origins: Vec<String>,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_confidence: 0.5,
+            max_message_chars: 1000,
+            requests_per_minute_per_client: 30,
+            handoffs_per_hour_per_client: 5,
+            keep_text_days: 30,
+            embed_origins: Vec::new(),
         }
     }
 }
@@ -699,6 +738,28 @@ impl Config {
                 "automatic_answers.min_similarity and min_confidence must be between 0 and 1"
                     .into(),
             );
+        }
+        let chat = &self.chat;
+        if !(0.0..=1.0).contains(&chat.min_confidence) {
+            problem(
+                "min_confidence",
+                "chat.min_confidence must be between 0 and 1".into(),
+            );
+        }
+        if chat.max_message_chars == 0 || chat.requests_per_minute_per_client == 0 {
+            problem(
+                "max_message_chars",
+                "chat.max_message_chars and requests_per_minute_per_client must be above 0".into(),
+            );
+        }
+        for origin in &chat.embed_origins {
+            let plain = origin.starts_with("https://") || origin.starts_with("http://");
+            if !plain || origin.contains([' ', ';', ',', '\'', '"']) || origin.ends_with('/') {
+                problem(
+                    "embed_origins",
+                    format!("chat.embed_origins: {origin:?} is not an origin like \"https://www.kommun.se\""),
+                );
+            }
         }
         if self.limits.max_message_bytes < 1024 {
             problem(

@@ -277,6 +277,95 @@ pub fn evaluate(
 }
 
 /// The value at a quantile of sorted values (nearest rank).
+/// The chat measured on a labelled set: every knowledge entry counts as an approved
+/// answer, every test item is a chat message, and the reply's source is compared with
+/// the item's `answer_id`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatEvalReport {
+    /// Test items with an `answer_id`.
+    pub n: usize,
+    /// Approved entries the chat could answer from.
+    pub approved: usize,
+    /// Share of items answered with exactly the right entry (over all items).
+    pub answer_hit1: f64,
+    /// Share of items the chat answered (the rest got "not sure" and the offer of a handoff).
+    pub answered_share: f64,
+    /// Among answered items, the share answered with the right entry.
+    pub answered_accuracy: Option<f64>,
+    /// Share of items whose right entry was the answer or one of the offered topics.
+    pub offered_hit: f64,
+    /// The confidence threshold used.
+    pub min_confidence: f64,
+    /// Median milliseconds per reply.
+    pub p50_ms: f64,
+    /// 99th percentile milliseconds per reply.
+    pub p99_ms: f64,
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Runs each item with an `answer_id` through the chat's own path.
+pub fn evaluate_chat(
+    entries: Vec<KnowledgeEntry>,
+    rules: RoutingRules,
+    items: &[EvalItem],
+    settings: ClassifierSettings,
+    chat: crate::chat::ChatSettings,
+) -> Result<ChatEvalReport, crate::routing::KnowledgeError> {
+    let entries: Vec<KnowledgeEntry> = entries
+        .into_iter()
+        .map(|e| KnowledgeEntry {
+            approved: true,
+            ..e
+        })
+        .collect();
+    let index = KnowledgeIndex::build_in_memory(entries)?;
+    let classifier = std::sync::Arc::new(Classifier::new(rules, index, settings));
+    let min_confidence = chat.min_confidence;
+    let bot = crate::chat::ChatBot::new(classifier, chat);
+    let (mut hit, mut answered, mut answered_hit, mut offered, mut n) = (0, 0, 0, 0, 0);
+    let mut times = Vec::new();
+    for item in items {
+        let Some(expected) = item.answer_id.as_deref() else {
+            continue;
+        };
+        n += 1;
+        let message = format!("{}\n{}", item.subject, item.text);
+        let started = std::time::Instant::now();
+        let reply = bot.reply(message.trim(), None)?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        let source = reply.source.as_ref().map(|s| s.id.as_str());
+        if reply.kind == crate::chat::ReplyKind::Answer {
+            answered += 1;
+            if source == Some(expected) {
+                answered_hit += 1;
+                hit += 1;
+            }
+        }
+        if source == Some(expected) || reply.suggestions.iter().any(|t| t.id == expected) {
+            offered += 1;
+        }
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    Ok(ChatEvalReport {
+        n,
+        approved: bot.approved_count(),
+        answer_hit1: ratio(hit, n),
+        answered_share: ratio(answered, n),
+        answered_accuracy: (answered > 0).then(|| ratio(answered_hit, answered)),
+        offered_hit: ratio(offered, n),
+        min_confidence,
+        p50_ms: percentile(&times, 0.5),
+        p99_ms: percentile(&times, 0.99),
+    })
+}
+
 pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;

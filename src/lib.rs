@@ -26,6 +26,7 @@
 
 pub mod app;
 pub mod campaigns;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod defaults;

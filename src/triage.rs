@@ -53,6 +53,10 @@ pub enum TriageError {
     NothingToConfirm(CaseNumber),
 }
 
+/// The source name of questions passed on from the citizen chat: their cases have the
+/// channel `chat`.
+pub const CHAT_SOURCE: &str = "chat";
+
 /// A person's routing decision on a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StaffDecision {
@@ -189,6 +193,11 @@ impl Triage {
     /// Notified whenever mail was queued in the outbox.
     pub fn outbox_ready(&self) -> Arc<tokio::sync::Notify> {
         Arc::clone(&self.outbox_ready)
+    }
+
+    /// The address citizens write to.
+    pub fn kontaktcenter_address(&self) -> &EmailAddress {
+        &self.settings.sender.address
     }
 
     /// The classifier.
@@ -411,7 +420,11 @@ impl Triage {
             },
             department: department.map(|d| d.id.to_string()),
             language: c.language.code().to_owned(),
-            channel: Channel::Email,
+            channel: if source == CHAT_SOURCE {
+                Channel::Chat
+            } else {
+                Channel::Email
+            },
             flags,
             citizen_address: mail.parsed.from.as_ref().map(|a| a.to_string()),
             subject: mail.parsed.subject.clone(),
@@ -659,13 +672,15 @@ impl Triage {
     }
 
     /// Queues a person's reply to the citizen of a case: threaded to the citizen's latest
-    /// message, the case number in the subject, the original quoted. Returns the outbox
+    /// message, the case number in the subject, the original quoted; signed with
+    /// `signature`, recorded in the audit log under `actor` (the log-in name). Returns the outbox
     /// Message-ID, or `None` when this very reply was queued already.
     pub async fn send_reply(
         &self,
         number: CaseNumber,
         answer: &str,
         signature: &str,
+        actor: &str,
     ) -> Result<Option<String>, TriageError> {
         if answer.trim().is_empty() {
             return Err(TriageError::EmptyReply);
@@ -707,7 +722,7 @@ impl Triage {
         let message_id = composed.message_id.clone();
         let queued = self
             .store
-            .queue_reply(&outbox_entry(case.id, composed), signature)
+            .queue_reply(&outbox_entry(case.id, composed), actor)
             .await?;
         self.outbox_ready.notify_one();
         tracing::info!(case.id = %case.id, queued, "reply queued");

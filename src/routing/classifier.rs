@@ -598,14 +598,15 @@ impl Classifier {
 
     /// The share of the query's stems that the best past answer's question also has.
     fn coverage(&self, query: &AnalysedText, best: Option<&Neighbour>) -> f64 {
-        let Some(best) = best else { return 0.0 };
+        best.map_or(0.0, |best| self.coverage_by(query, &best.entry))
+    }
+
+    /// The share of the query's stems that an entry (subject, question and answer) has.
+    pub fn coverage_by(&self, query: &AnalysedText, entry: &KnowledgeEntry) -> f64 {
         if query.stems.is_empty() {
             return 0.0;
         }
-        let text = format!(
-            "{}\n{}\n{}",
-            best.entry.subject, best.entry.text, best.entry.answer
-        );
+        let text = format!("{}\n{}\n{}", entry.subject, entry.text, entry.answer);
         let found = self.analyse(&text);
         let shared = query
             .stems

@@ -142,6 +142,9 @@ pub struct KnowledgeIndex {
     entries: RwLock<Vec<Option<Arc<KnowledgeEntry>>>>,
     /// How many positions are `None`: searches ask for that many more hits.
     retired: std::sync::atomic::AtomicUsize,
+    /// Counts changes (added, replaced, retired entries), so views built from the
+    /// entries know when to build again.
+    generation: std::sync::atomic::AtomicU64,
     index: Index,
     reader: IndexReader,
     /// Created on the first learned entry; the only writer of this index.
@@ -219,6 +222,7 @@ impl KnowledgeIndex {
         Self {
             entries: RwLock::new(entries.into_iter().map(|e| Some(Arc::new(e))).collect()),
             retired: std::sync::atomic::AtomicUsize::new(0),
+            generation: std::sync::atomic::AtomicU64::new(0),
             index,
             reader,
             writer: Mutex::new(None),
@@ -261,6 +265,7 @@ impl KnowledgeIndex {
         self.entries.write().unwrap_or_else(|e| e.into_inner())[at] = None;
         self.retired
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.changed();
         true
     }
 
@@ -301,7 +306,18 @@ impl KnowledgeIndex {
             return Err(e.into());
         }
         self.reader.reload()?;
+        self.changed();
         Ok(())
+    }
+
+    fn changed(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// A number that changes whenever an entry is added, replaced or retired.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn read_entries(&self) -> std::sync::RwLockReadGuard<'_, Vec<Option<Arc<KnowledgeEntry>>>> {

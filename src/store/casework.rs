@@ -198,12 +198,6 @@ pub(super) fn case_row(row: &sqlx::any::AnyRow, today: time::Date) -> Result<Cas
     })
 }
 
-/// Whether raw mail has a `text/html` part (a cheap byte search; the case page parses
-/// the part only when someone asks to see it).
-fn mentions_html(raw: &[u8]) -> bool {
-    raw.windows(9).any(|w| w.eq_ignore_ascii_case(b"text/html"))
-}
-
 /// The queue's order: needing triage first, then urgent, then oldest (matches the
 /// `cases_queue` index).
 const QUEUE_ORDER: &str = "(CASE c.status WHEN 'triage' THEN 0 WHEN 'routed' THEN 1 ELSE 2 END), \
@@ -441,7 +435,7 @@ impl Store {
                 attachments: serde_json::from_str(&r.try_get::<String, _>(5)?)
                     .map_err(|_| StoreError::Corrupt("messages.attachments"))?,
                 automation_reason: r.try_get(6)?,
-                has_html: mentions_html(&r.try_get::<Vec<u8>, _>(7)?),
+                has_html: crate::ingest::html_body_of(&r.try_get::<Vec<u8>, _>(7)?).is_some(),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

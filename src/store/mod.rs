@@ -7,6 +7,7 @@
 mod accounts;
 mod cases;
 mod casework;
+mod chat;
 mod decisions;
 mod intake;
 mod knowledge;
@@ -20,6 +21,7 @@ pub use casework::{
     CaseDetail, CaseMessage, DecisionRow, NoteRow, OutgoingRow, QueueCounts, QueueFilter,
     StatusFilter,
 };
+pub use chat::{ChatQuestion, ChatStats};
 pub use decisions::{CaseForDecision, StaffDecisionRecord};
 pub use intake::IntakeBatch;
 pub use knowledge::{apply_knowledge_changes, KnowledgeFilter, KnowledgeRow};

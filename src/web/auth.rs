@@ -196,14 +196,14 @@ pub fn client_address(parts_extensions: &axum::http::Extensions) -> IpAddr {
         .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
-/// Log-in attempts per client address within a window.
-pub struct LoginLimiter {
+/// Requests (log-in attempts, chat messages) per client address within a window.
+pub struct RateLimiter {
     per_window: usize,
     window: Duration,
     attempts: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
 }
 
-impl LoginLimiter {
+impl RateLimiter {
     /// At most `per_window` attempts per address per `window`.
     pub fn new(per_window: u32, window: Duration) -> Self {
         Self {
@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn the_login_limit_counts_per_address_within_the_window() {
-        let limiter = LoginLimiter::new(3, Duration::from_secs(600));
+        let limiter = RateLimiter::new(3, Duration::from_secs(600));
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         let t = Instant::now();

@@ -455,7 +455,7 @@ impl CaseView {
                     "automatic": m.automation_reason.is_some(),
                     "html": shown_html, "has_html": m.has_html,
                     "attachments": m.attachments.iter().enumerate().map(|(i, a)| json!({
-                        "name": a.filename.clone().unwrap_or_else(|| format!("bilaga-{}", i + 1)),
+                        "name": safe_file_name(a.filename.as_deref(), i),
                         "content_type": a.content_type, "size": human_size(a.size),
                     })).collect::<Vec<_>>(),
                 }),
@@ -710,7 +710,12 @@ pub(super) async fn reply(
     let body = form.body.replace("\r\n", "\n");
     match state
         .triage()
-        .send_reply(number, &body, &staff.member.display_name)
+        .send_reply(
+            number,
+            &body,
+            &staff.member.display_name,
+            &staff.member.username,
+        )
         .await
     {
         Ok(Some(_)) => Ok(back_to(number, "done=reply")),

@@ -8,6 +8,7 @@
 mod auth;
 mod cases;
 mod chart;
+mod chat;
 mod knowledge;
 mod login;
 mod operations;
@@ -23,7 +24,7 @@ pub use view::PanelLanguage;
 use crate::config::Config;
 use crate::store::{QueueCounts, Store};
 use crate::triage::Triage;
-use auth::{LoginLimiter, Staff};
+use auth::{RateLimiter, Staff};
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -69,6 +70,9 @@ pub enum PanelError {
     /// A page could not be rendered.
     #[error(transparent)]
     View(#[from] view::ViewError),
+    /// The chat page could not be rendered.
+    #[error("rendering the chat page: {0}")]
+    Page(#[from] minijinja::Error),
     /// A worker thread died.
     #[error("task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -147,6 +151,8 @@ pub struct PanelSettings {
     pub rules_dir: Option<PathBuf>,
     /// The department that handles what needs a person.
     pub fallback_department: String,
+    /// The citizen chat, when it is on.
+    pub chat: Option<crate::config::ChatConfig>,
 }
 
 impl PanelSettings {
@@ -160,6 +166,7 @@ impl PanelSettings {
             login_attempts_per_client: config.web.login_attempts_per_client.max(1),
             rules_dir: config.routing.rules_dir.clone(),
             fallback_department: config.routing.fallback_department.clone(),
+            chat: config.chat.enabled.then(|| config.chat.clone()),
         }
     }
 }
@@ -201,18 +208,23 @@ pub struct Panel {
     triage: Triage,
     views: Views,
     settings: PanelSettings,
-    login_limiter: LoginLimiter,
+    login_limiter: RateLimiter,
+    chat: Option<chat::ChatService>,
     counts: Mutex<HashMap<String, CachedCounts>>,
 }
 
 impl PanelState {
     /// Assembles the panel around the pipeline.
     pub fn new(triage: Triage, settings: PanelSettings) -> Self {
+        let chat = settings.chat.clone().map(|c| {
+            chat::ChatService::new(Arc::clone(triage.classifier()), c, triage.store().clone())
+        });
         Self(Arc::new(Panel {
-            login_limiter: LoginLimiter::new(
+            login_limiter: RateLimiter::new(
                 settings.login_attempts_per_client,
                 Duration::from_secs(600),
             ),
+            chat,
             triage,
             views: Views::new(),
             settings,
@@ -558,6 +570,13 @@ pub fn panel_routes() -> Vec<PanelRoute> {
         ),
         route("/stats", GET, Session, get(stats::page)),
         route("/stats.csv", GET, Session, get(stats::csv)),
+        route("/chat", GET, Public, get(chat::page)),
+        route("/chat/chat.css", GET, Public, get(chat::style_sheet)),
+        route("/chat/chat.js", GET, Public, get(chat::script)),
+        route("/chat/embed.js", GET, Public, get(chat::embed_script)),
+        route("/api/chat", POST, Public, post(chat::ask)),
+        route("/api/chat/handoff", POST, Public, post(chat::handoff)),
+        route("/api/openapi.json", GET, Public, get(chat::openapi)),
     ]
 }
 
@@ -568,7 +587,7 @@ pub fn router(state: PanelState) -> Router {
         router = router.route(r.path, r.handler);
     }
     router
-        .layer(axum::middleware::from_fn(guard))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT_BYTES))
         .with_state(state)
 }
@@ -583,34 +602,60 @@ pub const CONTENT_SECURITY_POLICY: &str =
      img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Refuses cross-site form posts and puts the security headers on every response.
-async fn guard(request: Request, next: Next) -> Response {
-    if request.method() != Method::GET && request.method() != Method::HEAD {
-        let headers = request.headers();
-        let cross_site = headers
-            .get("sec-fetch-site")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v == "cross-site");
-        let foreign_origin = match (headers.get(header::ORIGIN), headers.get(header::HOST)) {
-            (Some(origin), Some(host)) => {
-                let origin = origin.to_str().unwrap_or("");
-                let host = host.to_str().unwrap_or("");
-                origin.split_once("://").map(|(_, h)| h) != Some(host)
-            }
-            _ => false,
-        };
-        if cross_site || foreign_origin {
-            return with_security_headers(PanelError::Expired.into_response());
-        }
+async fn guard(
+    axum::extract::State(state): axum::extract::State<PanelState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let chat_page = path == "/chat" || path.starts_with("/chat/");
+    let policy = match (&state.0.chat, chat_page) {
+        (Some(chat), true) => Some(chat.content_security_policy()),
+        _ => None,
+    };
+    if request.method() != Method::GET
+        && request.method() != Method::HEAD
+        && !same_site(request.headers())
+    {
+        return with_security_headers(PanelError::Expired.into_response(), None);
     }
-    with_security_headers(next.run(request).await)
+    with_security_headers(next.run(request).await, policy)
 }
 
-fn with_security_headers(mut response: Response) -> Response {
+/// Whether a request that changes something comes from Brevduva's own pages. Browsers
+/// say so in `Sec-Fetch-Site`; without it (older browsers, tools), an `Origin` must name
+/// this host; a request with neither (not a browser) passes to the session and form-token
+/// checks.
+fn same_site(headers: &axum::http::HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return site == "same-origin" || site == "none";
+    }
+    match (headers.get(header::ORIGIN), headers.get(header::HOST)) {
+        (Some(origin), Some(host)) => {
+            let origin = origin.to_str().unwrap_or("");
+            let host = host.to_str().unwrap_or("");
+            origin.split_once("://").map(|(_, h)| h) == Some(host)
+        }
+        (Some(_), None) => false,
+        _ => true,
+    }
+}
+/// Puts the security headers on a response: the panel's policy, or the chat page's (which
+/// may be framed by the municipality's website).
+fn with_security_headers(mut response: Response, chat_policy: Option<String>) -> Response {
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    match chat_policy.and_then(|p| HeaderValue::from_str(&p).ok()) {
+        Some(policy) => {
+            h.insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
+        None => {
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            );
+            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        }
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -619,7 +664,6 @@ fn with_security_headers(mut response: Response) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
@@ -716,6 +760,45 @@ pub fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn posts_must_come_from_the_panels_own_pages() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = axum::http::HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, HeaderValue::from_static(v));
+            }
+            h
+        };
+        // What Chromium sends for a form on our page (Origin may be "null" under strict
+        // referrer policies); and what it sends for a form on another site.
+        assert!(same_site(&headers(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "null")
+        ])));
+        assert!(!same_site(&headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://evil.example")
+        ])));
+        assert!(!same_site(&headers(&[("sec-fetch-site", "same-site")])));
+        // Without Sec-Fetch-Site the Origin must name this host.
+        assert!(same_site(&headers(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080")
+        ])));
+        assert!(!same_site(&headers(&[
+            ("origin", "https://evil.example"),
+            ("host", "127.0.0.1:8080")
+        ])));
+        assert!(!same_site(&headers(&[
+            ("origin", "null"),
+            ("host", "127.0.0.1:8080")
+        ])));
+        assert!(
+            same_site(&headers(&[])),
+            "not a browser: the session and form token decide"
+        );
+    }
 
     #[test]
     fn notices_name_only_known_words() {

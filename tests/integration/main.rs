@@ -5,6 +5,8 @@ mod helpers;
 mod local_mail;
 mod servers;
 
+mod browser;
+mod chat;
 mod cli;
 mod corpus;
 mod crash;

@@ -237,7 +237,7 @@ fn sample_path(path: &str, case: CaseNumber) -> String {
 }
 
 #[tokio::test]
-async fn every_route_but_log_in_health_and_assets_demands_a_session() {
+async fn every_route_but_log_in_health_assets_and_the_chat_demands_a_session() {
     let panel = Panel::new(None, None).await;
     let routes = panel_routes();
     assert!(routes.len() >= 30, "the table holds every route");
@@ -294,8 +294,16 @@ async fn every_route_but_log_in_health_and_assets_demands_a_session() {
             "/assets/panel.css",
             "/assets/panel.js",
             "/language",
-            "/login"
-        ]
+            "/login",
+            "/chat",
+            "/chat/chat.css",
+            "/chat/chat.js",
+            "/chat/embed.js",
+            "/api/chat",
+            "/api/chat/handoff",
+            "/api/openapi.json"
+        ],
+        "only log-in, health, static assets and the public chat go without a session"
     );
 }
 
@@ -634,6 +642,14 @@ async fn every_action_does_what_it_says(database_url: Option<&str>) {
         .find(|o| o.kind == "reply")
         .expect("a reply in the outbox");
     assert_eq!(sent.recipient, "anna@example.se");
+    let actor: String = sqlx::query_scalar("SELECT actor FROM audit_log WHERE action = 'reply'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        actor, "admin",
+        "the audit log names the account, not the signature"
+    );
 
     // Turn the reply into a knowledge entry: the draft shows what redaction removes.
     let draft = text(

@@ -79,13 +79,13 @@ async fn a_reply_is_threaded_quoted_and_answered_into_the_same_case() {
         "Ja, ett inglasat uterum på 20 kvadratmeter behöver bygglov. Ansökan görs i e-tjänsten.";
     let sent = app
         .triage
-        .send_reply(number, answer, "Anna Berg")
+        .send_reply(number, answer, "Anna Berg", "anna.berg")
         .await
         .unwrap();
     let message_id = sent.expect("queued");
     assert_eq!(
         app.triage
-            .send_reply(number, answer, "Anna Berg")
+            .send_reply(number, answer, "Anna Berg", "anna.berg")
             .await
             .unwrap(),
         None,
@@ -93,7 +93,7 @@ async fn a_reply_is_threaded_quoted_and_answered_into_the_same_case() {
     );
     assert!(app
         .triage
-        .send_reply(number, "  ", "Anna Berg")
+        .send_reply(number, "  ", "Anna Berg", "anna.berg")
         .await
         .is_err());
 
