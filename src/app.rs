@@ -174,12 +174,24 @@ impl Application {
     /// Builds everything: loads and validates files, connects and migrates the database,
     /// and opens (or rebuilds) the knowledge index in the data dir.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, |entries| entries).await
+    }
+
+    /// Like [`Application::build`], with a say over the shipped or configured knowledge
+    /// entries before anything is stored or indexed (the demo approves them for the chat).
+    pub async fn build_with(
+        config: Config,
+        adjust_knowledge: impl FnOnce(
+            Vec<crate::routing::KnowledgeEntry>,
+        ) -> Vec<crate::routing::KnowledgeEntry>,
+    ) -> anyhow::Result<Self> {
         let LoadedFiles {
             rules,
             knowledge: entries,
             templates,
         } = load_files(&config)
             .map_err(|problems| anyhow::anyhow!("configuration problems:\n{problems}"))?;
+        let entries = adjust_knowledge(entries);
         std::fs::create_dir_all(&config.storage.data_dir)
             .with_context(|| format!("creating data dir {}", config.storage.data_dir.display()))?;
         let store = Store::connect(config.database_url().expose())

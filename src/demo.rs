@@ -27,7 +27,18 @@ pub async fn run(common: &Common, once: bool) -> anyhow::Result<()> {
                 .with_context(|| format!("listening on {}", config.web.listen))?,
         )
     };
-    let application = Application::build(config).await?;
+    // The demo municipality has approved its starter answers for the chat (the chat still
+    // never answers from a sensitive department). A real municipality approves its own.
+    let application = Application::build_with(config, |entries| {
+        entries
+            .into_iter()
+            .map(|e| crate::routing::KnowledgeEntry {
+                approved: true,
+                ..e
+            })
+            .collect()
+    })
+    .await?;
     let maildir = Maildir::open(&application.config.maildir_path())?;
     for (i, (name, raw)) in crate::defaults::demo_mails().iter().enumerate() {
         let file = Path::new(name)
@@ -103,8 +114,8 @@ pub async fn run(common: &Common, once: bool) -> anyhow::Result<()> {
             })
             .await?;
         println!(
-            "Panelen: http://{}  användare demo, lösenord {password}  (Ctrl-C avslutar)",
-            listener.local_addr()?
+            "Panelen: http://{addr}  användare demo, lösenord {password}\nChatten: http://{addr}/chat  (Ctrl-C avslutar)",
+            addr = listener.local_addr()?
         );
         application
             .run(listener, crate::cli::shutdown_signal())

@@ -112,8 +112,16 @@ impl Store {
         .await?)
     }
 
-    /// The chat's numbers for questions asked in `[from, to)` (unix seconds).
-    pub async fn chat_stats(&self, from: i64, to: i64) -> Result<ChatStats, StoreError> {
+    /// The chat's numbers for questions asked from Swedish day `since` through `until`.
+    pub async fn chat_stats(
+        &self,
+        since: time::Date,
+        until: time::Date,
+    ) -> Result<ChatStats, StoreError> {
+        // Swedish days start at most two hours before UTC midnight: read a little more,
+        // and leave out what falls outside.
+        let from = since.midnight().assume_utc().unix_timestamp() - 2 * 3600;
+        let to = until.midnight().assume_utc().unix_timestamp() + 86_400 + 2 * 3600;
         let rows = sqlx::query(
             "SELECT asked_at, kind, COALESCE(topic_title, ''), question, case_number FROM chat_questions \
              WHERE asked_at >= $1 AND asked_at < $2 ORDER BY asked_at",
@@ -129,10 +137,13 @@ impl Store {
         for r in &rows {
             let at: i64 = r.try_get(0)?;
             let kind: String = r.try_get(1)?;
-            let day = crate::domain::working_days::swedish_date_at(at)
-                .map(|d| d.to_string())
-                .unwrap_or_default();
-            let entry = days.entry(day).or_default();
+            let Some(day) = crate::domain::working_days::swedish_date_at(at) else {
+                continue;
+            };
+            if day < since || day > until {
+                continue;
+            }
+            let entry = days.entry(day.to_string()).or_default();
             entry.0 += 1;
             stats.questions += 1;
             match kind.as_str() {

@@ -43,10 +43,17 @@ impl Period {
     }
 }
 
+/// The unix seconds around a period of Swedish days: Swedish days start at most two hours
+/// before UTC midnight, so the period is widened and the counting drops the edges.
+fn period_seconds(since: Date, until: Date) -> (i64, i64) {
+    (
+        since.midnight().assume_utc().unix_timestamp() - 2 * 3600,
+        until.midnight().assume_utc().unix_timestamp() + 86_400 + 2 * 3600,
+    )
+}
+
 async fn stats_for(state: &PanelState, since: Date, until: Date) -> Result<PanelStats, PanelError> {
-    // Swedish days start at most two hours before UTC midnight; the count drops the edges.
-    let from = since.midnight().assume_utc().unix_timestamp() - 2 * 3600;
-    let to = until.midnight().assume_utc().unix_timestamp() + 86_400 + 2 * 3600;
+    let (from, to) = period_seconds(since, until);
     let rows = state.store().case_stat_rows(from, to).await?;
     Ok(PanelStats::count(&rows, since, until))
 }
@@ -86,6 +93,13 @@ pub(super) async fn page(
         &state.word(language, "enquiries_per_department"),
         &s.per_department,
     );
+    let chat = state.store().chat_stats(since, until).await?;
+    let chat_per_day: Vec<(String, i64)> = chat
+        .per_day
+        .iter()
+        .map(|(d, n, _)| (d.clone(), *n))
+        .collect();
+    let chat_chart = bar_chart(&state.word(language, "chat_per_day"), &chat_per_day);
     let ctx = PageContext::new(language, &staff, "stats_title", "stats", notice);
     state.page(
         "stats.html",
@@ -93,6 +107,15 @@ pub(super) async fn page(
         json!({
             "since": since.to_string(), "until": until.to_string(),
             "per_day_chart": per_day_chart, "per_department_chart": per_department_chart,
+            "chat_chart": chat_chart,
+            "chat": {
+                "questions": chat.questions,
+                "answered_share": share(chat.answered, chat.questions),
+                "urgent": chat.urgent,
+                "handoffs": chat.handoffs,
+                "per_day": chat.per_day,
+                "unanswered_topics": chat.unanswered_topics,
+            },
             "s": {
                 "total": s.total,
                 "auto_share": share(s.auto_routed, s.total),

@@ -22,6 +22,10 @@ const KB: &str = r#"{"id": "sop", "department": "vatten-avfall", "subject": "Sop
 {"id": "kc", "department": "kontaktcenter", "subject": "Kommunhuset", "text": "När har kommunhuset öppet?", "answer": "Kommunhusets reception har öppet 8–16.30 på vardagar.", "approved": true}
 "#;
 
+fn today() -> time::Date {
+    brevduva::domain::working_days::swedish_today()
+}
+
 struct Chat {
     app: Application,
     router: Router,
@@ -303,13 +307,13 @@ async fn limits_hold_and_questions_are_kept_anonymous_after_their_time() {
 
     // The question was recorded redacted; after its time only anonymous figures stay.
     let store = chat.app.store();
-    let mut stats = store.chat_stats(0, i64::MAX).await.unwrap();
+    let mut stats = store.chat_stats(today(), today()).await.unwrap();
     for _ in 0..50 {
         if stats.questions > 0 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        stats = store.chat_stats(0, i64::MAX).await.unwrap();
+        stats = store.chat_stats(today(), today()).await.unwrap();
     }
     assert_eq!(stats.questions, 1);
     let kept: Option<String> = sqlx::query_scalar("SELECT question FROM chat_questions")
@@ -334,7 +338,7 @@ async fn limits_hold_and_questions_are_kept_anonymous_after_their_time() {
             .await
             .unwrap();
     assert_eq!(row, (None, None));
-    let after = store.chat_stats(0, i64::MAX).await.unwrap();
+    let after = store.chat_stats(today(), today()).await.unwrap();
     assert_eq!(
         (after.questions, after.answered),
         (stats.questions, stats.answered),
