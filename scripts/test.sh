@@ -16,13 +16,14 @@ find_pg_bin() {
 }
 
 # Debian packages the tests start as real servers: PostgreSQL, Dovecot (IMAP, SMTP submission),
-# Postfix's smtp-sink.
+# Postfix's smtp-sink; and strace, which watches a demo run for outbound connections.
 missing=()
 find_pg_bin >/dev/null || missing+=(postgresql)
 command -v dovecot >/dev/null || missing+=(dovecot-imapd)
 [ -x /usr/lib/dovecot/submission ] || missing+=(dovecot-submissiond)
 command -v smtp-sink >/dev/null || missing+=(postfix)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v strace >/dev/null || missing+=(strace)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

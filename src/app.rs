@@ -374,19 +374,43 @@ impl Application {
                 }
             })
         };
-        let chat_retention = {
+        let housekeeping = {
             let app = Arc::clone(&app);
             let mut shutdown = shutdown.clone();
             let keep = Duration::from_secs(app.config.chat.keep_text_days * 86_400);
             tokio::spawn(async move {
-                // Chat questions keep their text for a configured time; then only the
-                // anonymous statistics stay. Checked at start and every hour.
+                // Housekeeping, at start and every hour: chat questions keep their text
+                // for a configured time, then only anonymous figures stay; the retention
+                // rules run; audit entries older than their keeping time go.
+                let audit_keep = app.config.privacy.audit_keep_days as i64 * 86_400;
                 while !*shutdown.borrow() {
                     let before = crate::store::now() - keep.as_secs() as i64;
                     match app.store().anonymise_chat_questions(before).await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(questions = n, "chat questions made anonymous"),
                         Err(e) => tracing::error!(error = %e, "anonymising chat questions failed"),
+                    }
+                    match crate::records::run_retention(
+                        app.store(),
+                        Some(app.triage.classifier()),
+                        &app.config.retention,
+                        false,
+                        "retention",
+                    )
+                    .await
+                    {
+                        Ok(done) if done.is_empty() => {}
+                        Ok(done) => tracing::info!(cases = done.len(), "retention applied"),
+                        Err(e) => tracing::error!(error = %e, "retention failed"),
+                    }
+                    match app
+                        .store()
+                        .purge_audit_log(crate::store::now() - audit_keep)
+                        .await
+                    {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(entries = n, "old audit entries removed"),
+                        Err(e) => tracing::error!(error = %e, "purging the audit log failed"),
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
@@ -404,7 +428,7 @@ impl Application {
             folder.await?;
         }
         delivery.await?;
-        chat_retention.await?;
+        housekeeping.await?;
         app.store().close().await;
         Ok(())
     }

@@ -32,6 +32,43 @@ enum OutboxAction {
     },
 }
 
+/// A person's data, and legal holds.
+#[derive(Debug, Subcommand)]
+enum PrivacyAction {
+    /// Write everything held about an address as one tar archive with a readable summary.
+    Export {
+        /// The person's email address.
+        #[arg(long)]
+        email: String,
+        /// The archive to write (default: registerutdrag-<date>.tar).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Who asks (the audit log).
+        #[arg(long)]
+        by: String,
+    },
+    /// Remove or anonymise everything held about an address, everywhere.
+    Erase {
+        /// The person's email address.
+        #[arg(long)]
+        email: String,
+        /// Who decides (the audit log).
+        #[arg(long)]
+        by: String,
+    },
+    /// Put a legal hold on a case (retention and erasure leave it alone), or lift it.
+    Hold {
+        /// The case number.
+        number: String,
+        /// Lift the hold.
+        #[arg(long)]
+        off: bool,
+        /// Who decides (the audit log).
+        #[arg(long)]
+        by: String,
+    },
+}
+
 /// Accounts of the admin panel.
 #[derive(Debug, Subcommand)]
 enum UserAction {
@@ -159,6 +196,21 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// A person's data: export, erase; legal holds on cases.
+    Privacy {
+        #[command(subcommand)]
+        action: PrivacyAction,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Apply the retention rules ([[retention]]) now; prints what was (or would be) done.
+    Retention {
+        /// Only list what would be removed or anonymised.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Accounts of the admin panel: add, set a password, list.
     User {
         #[command(subcommand)]
@@ -276,6 +328,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User { action, common } => users(action, &common).await,
+        Command::Privacy { action, common } => privacy(action, &common).await,
+        Command::Retention { dry_run, common } => {
+            let config = load_config(&common)?;
+            let store = crate::store::Store::connect(config.database_url().expose()).await?;
+            let actions = crate::records::run_retention(
+                &store,
+                None,
+                &config.retention,
+                dry_run,
+                "retention",
+            )
+            .await?;
+            for a in &actions {
+                println!("{}", serde_json::to_string(a)?);
+            }
+            let count = |step| actions.iter().filter(|a| a.step == step).count();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "dry_run": dry_run,
+                    "remove_content": count(crate::privacy::retention::RetentionStep::RemoveContent),
+                    "anonymise": count(crate::privacy::retention::RetentionStep::Anonymise),
+                })
+            );
+            store.close().await;
+            Ok(())
+        }
         Command::Case { action, common } => {
             let config = load_config(&common)?;
             let application = Application::build(config).await?;
@@ -582,6 +661,47 @@ async fn users(action: UserAction, common: &Common) -> anyhow::Result<()> {
                     u.display_name
                 );
             }
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn privacy(action: PrivacyAction, common: &Common) -> anyhow::Result<()> {
+    let config = load_config(common)?;
+    let store = crate::store::Store::connect(config.database_url().expose()).await?;
+    match action {
+        PrivacyAction::Export { email, out, by } => {
+            let archive = crate::records::export_person(&store, &email, &by).await?;
+            let out = out.unwrap_or_else(|| {
+                PathBuf::from(format!(
+                    "registerutdrag-{}.tar",
+                    crate::domain::working_days::swedish_today()
+                ))
+            });
+            std::fs::write(&out, &archive).with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "{}",
+                serde_json::json!({ "archive": out, "bytes": archive.len() })
+            );
+        }
+        PrivacyAction::Erase { email, by } => {
+            let report = crate::records::erase_person(&store, None, &email, &by).await?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        PrivacyAction::Hold { number, off, by } => {
+            let number = CaseNumber::parse(number.trim()).map_err(|_| {
+                anyhow::anyhow!("{number:?} is not a case number like KC-2026-000123")
+            })?;
+            let (id, _, _) = store
+                .case_summary(number)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no case has the number {number}"))?;
+            store.set_legal_hold(id, !off, &by).await?;
+            println!(
+                "{}",
+                serde_json::json!({ "case": number.to_string(), "legal_hold": !off })
+            );
         }
     }
     store.close().await;

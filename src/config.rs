@@ -75,6 +75,10 @@ pub struct Config {
     pub automatic_answers: AutomaticAnswersConfig,
     /// The citizen chat.
     pub chat: ChatConfig,
+    /// The read audit and personal data.
+    pub privacy: PrivacyConfig,
+    /// Retention rules (`[[retention]]`, any number; the most specific one applies).
+    pub retention: Vec<RetentionRule>,
 }
 
 /// How a connection is protected.
@@ -323,6 +327,46 @@ impl Default for AutomaticAnswersConfig {
             min_confidence: 0.95,
         }
     }
+}
+
+/// `[privacy]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Audit log entries (who read, exported or changed what) are kept this many days.
+    pub audit_keep_days: u64,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        Self {
+            audit_keep_days: 730,
+        }
+    }
+}
+
+/// `[[retention]]`: how long a department's cases of a category keep their content and
+/// their personal data. Days count from the case's last activity.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRule {
+    /// A department id, or `*` for every department (and cases without one).
+    #[serde(default = "any")]
+    pub department: String,
+    /// `email`, `chat`, `automatic` (auto-replies, bulk mail), or `*` for every case.
+    #[serde(default = "any")]
+    pub category: String,
+    /// After this many days the message bodies, attachments, notes and outgoing mail of a
+    /// case are removed.
+    pub remove_content_after_days: Option<u64>,
+    /// After this many days the case is anonymised: only its number, department, dates,
+    /// channel and campaign stay (and, for cases registered as allmän handling, the
+    /// registry's metadata: subject and sender).
+    pub anonymise_after_days: Option<u64>,
+}
+
+fn any() -> String {
+    "*".into()
 }
 
 /// `[chat]`: the citizen chat at `/chat` and `/api/chat`.
@@ -738,6 +782,34 @@ impl Config {
                 "automatic_answers.min_similarity and min_confidence must be between 0 and 1"
                     .into(),
             );
+        }
+        for r in &self.retention {
+            if !matches!(r.category.as_str(), "*" | "email" | "chat" | "automatic") {
+                problem(
+                    "category",
+                    format!(
+                        "retention category {:?}: use email, chat, automatic or *",
+                        r.category
+                    ),
+                );
+            }
+            if let (Some(content), Some(anonymise)) =
+                (r.remove_content_after_days, r.anonymise_after_days)
+            {
+                if anonymise < content {
+                    problem(
+                        "anonymise_after_days",
+                        "retention: anonymise_after_days must not come before remove_content_after_days".into(),
+                    );
+                }
+            }
+            if r.remove_content_after_days.is_none() && r.anonymise_after_days.is_none() {
+                problem(
+                    "department",
+                    "retention: a rule needs remove_content_after_days or anonymise_after_days"
+                        .into(),
+                );
+            }
         }
         let chat = &self.chat;
         if !(0.0..=1.0).contains(&chat.min_confidence) {

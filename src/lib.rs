@@ -38,6 +38,7 @@ pub mod ingest;
 pub mod oauth;
 pub mod outbox;
 pub mod privacy;
+pub mod records;
 pub mod routing;
 pub mod source;
 pub mod store;

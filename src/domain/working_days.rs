@@ -426,6 +426,15 @@ fn last_sunday(year: i32, month: Month) -> Date {
     last - Duration::days(i64::from(last.weekday().number_days_from_sunday()))
 }
 
+/// A moment (unix seconds) as Swedish local time, `2026-11-27 14:05`.
+pub fn local_time(unix_seconds: i64) -> String {
+    let Ok(utc) = time::OffsetDateTime::from_unix_timestamp(unix_seconds) else {
+        return "–".into();
+    };
+    let local = swedish_local(utc);
+    format!("{} {:02}:{:02}", local.date(), local.hour(), local.minute())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

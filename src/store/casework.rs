@@ -153,6 +153,8 @@ pub struct CaseDetail {
     pub merged_into: Option<String>,
     /// Marked as allmän handling to register in the diary.
     pub registered: bool,
+    /// Under legal hold: retention and erasure leave it alone.
+    pub legal_hold: bool,
     /// Messages, oldest first.
     pub messages: Vec<CaseMessage>,
     /// Routing decisions, oldest first.
@@ -408,7 +410,7 @@ impl Store {
     pub async fn case_detail(&self, number: CaseNumber) -> Result<Option<CaseDetail>, StoreError> {
         let today = swedish_today();
         let row = sqlx::query(&format!(
-            "SELECT {CASE_COLUMNS}, c.channel, c.citizen_address, c.merged_into, c.registered \
+            "SELECT {CASE_COLUMNS}, c.channel, c.citizen_address, c.merged_into, c.registered, c.legal_hold \
              FROM cases c WHERE c.number = $1"
         ))
         .bind(number.to_string())
@@ -510,6 +512,7 @@ impl Store {
             citizen_address: row.try_get(16)?,
             merged_into: row.try_get(17)?,
             registered: row.try_get::<i64, _>(18)? != 0,
+            legal_hold: row.try_get::<i64, _>(19)? != 0,
             messages,
             decisions,
             notes,

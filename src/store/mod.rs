@@ -13,6 +13,7 @@ mod intake;
 mod knowledge;
 mod mailboxes;
 mod outbox;
+mod privacy;
 mod stats;
 
 pub use accounts::{Account, NewUser, SessionRecord};
@@ -27,6 +28,7 @@ pub use intake::IntakeBatch;
 pub use knowledge::{apply_knowledge_changes, KnowledgeFilter, KnowledgeRow};
 pub use mailboxes::{Checkpoint, MailboxStatus};
 pub use outbox::{NewOutboxEntry, OutboxEntry};
+pub use privacy::{AuditRow, ReadRecord};
 pub use stats::{CaseStatRow, DecisionCounts, EnquiryStats, PanelStats, WeekRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

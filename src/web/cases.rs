@@ -285,6 +285,21 @@ pub(super) async fn case_page(
         .await?
         .ok_or(PanelError::NotFound)?;
     staff.must_see(detail.case.department.as_deref())?;
+    let reads = &state.0.reads;
+    reads.read(
+        &staff.member.username,
+        "read-case",
+        detail.case.id,
+        String::new(),
+    );
+    if let Some(message) = params.html {
+        reads.read(
+            &staff.member.username,
+            "read-html",
+            detail.case.id,
+            format!("message {message}"),
+        );
+    }
     let suggestions = match state
         .triage()
         .suggest_replies(number, &staff.member.display_name)
@@ -344,6 +359,7 @@ pub(super) async fn case_page(
                 "campaign": detail.case.campaign,
                 "flags": flags(&detail.case),
                 "registered": detail.registered,
+                "legal_hold": detail.legal_hold,
                 "merged_into": detail.merged_into,
             },
             "routing": view.routing,
@@ -529,6 +545,12 @@ pub(super) async fn attachment(
         tokio::task::spawn_blocking(move || crate::ingest::attachment_of(&raw, index))
             .await?
             .ok_or(PanelError::NotFound)?;
+    state.0.reads.read(
+        &staff.member.username,
+        "read-attachment",
+        case,
+        format!("message {message}, attachment {index}"),
+    );
     let name = safe_file_name(meta.filename.as_deref(), index);
     let disposition = format!(
         "attachment; filename=\"{}\"; filename*=UTF-8''{}",

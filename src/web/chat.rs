@@ -31,7 +31,7 @@ pub struct ChatService {
     settings: ChatConfig,
     per_minute: RateLimiter,
     handoffs: RateLimiter,
-    log: tokio::sync::mpsc::Sender<ChatQuestion>,
+    log: tokio::sync::mpsc::Sender<ChatRecord>,
     page: minijinja::Environment<'static>,
     words: BTreeMap<String, BTreeMap<String, String>>,
 }
@@ -98,23 +98,52 @@ impl ChatService {
     }
 }
 
-/// Writes recorded questions in batches: whatever has arrived, at most once a second.
-async fn write_questions(store: Store, mut rx: tokio::sync::mpsc::Receiver<ChatQuestion>) {
+/// What the chat's one writer records, in the order it happened.
+enum ChatRecord {
+    /// A question and the kind of reply it got.
+    Question(ChatQuestion),
+    /// A conversation became a case (applied after every question queued before it).
+    HandedOff {
+        /// The conversation.
+        conversation_id: String,
+        /// The case number.
+        case: String,
+    },
+}
+
+/// Writes recorded questions in batches (whatever has arrived, at most five times a
+/// second) and links handed-off conversations to their cases, in order.
+async fn write_questions(store: Store, mut rx: tokio::sync::mpsc::Receiver<ChatRecord>) {
     let mut batch = Vec::new();
     while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < 500 {
-            match rx.try_recv() {
-                Ok(q) => batch.push(q),
-                Err(_) => break,
+        let mut next = Some(first);
+        while let Some(record) = next.take() {
+            match record {
+                ChatRecord::Question(q) => batch.push(q),
+                ChatRecord::HandedOff {
+                    conversation_id,
+                    case,
+                } => {
+                    flush(&store, &mut batch).await;
+                    if let Err(e) = store.chat_handed_off(&conversation_id, &case).await {
+                        tracing::error!(error = %e, "linking a chat to its case failed");
+                    }
+                }
+            }
+            if batch.len() < 500 {
+                next = rx.try_recv().ok();
             }
         }
-        if let Err(e) = store.record_chat_questions(&batch).await {
-            tracing::error!(error = %e, questions = batch.len(), "recording chat questions failed");
-        }
-        batch.clear();
+        flush(&store, &mut batch).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+async fn flush(store: &Store, batch: &mut Vec<ChatQuestion>) {
+    if let Err(e) = store.record_chat_questions(batch).await {
+        tracing::error!(error = %e, questions = batch.len(), "recording chat questions failed");
+    }
+    batch.clear();
 }
 
 fn chat(state: &PanelState) -> Result<&ChatService, PanelError> {
@@ -360,7 +389,7 @@ fn record(chat: &ChatService, request: &ChatRequest, reply: &ChatReply) {
         topic_title: topic.map(|t| t.title.clone()),
         department: reply.department.clone(),
     };
-    if chat.log.try_send(q).is_err() {
+    if chat.log.try_send(ChatRecord::Question(q)).is_err() {
         tracing::warn!("chat statistics writer is behind; a question was not recorded");
     }
 }
@@ -456,10 +485,18 @@ pub(super) async fn handoff(
             language,
         ));
     };
-    state
-        .store()
-        .chat_handed_off(&request.conversation_id, &number)
-        .await?;
+    // Through the writer, so the questions queued before are linked too.
+    if chat
+        .log
+        .send(ChatRecord::HandedOff {
+            conversation_id: request.conversation_id.clone(),
+            case: number.clone(),
+        })
+        .await
+        .is_err()
+    {
+        tracing::error!("the chat writer has stopped; a handoff was not linked to its questions");
+    }
     state.counts_changed();
     Ok(json_response(json!({ "case_number": number })))
 }

@@ -12,6 +12,8 @@ mod chat;
 mod knowledge;
 mod login;
 mod operations;
+mod privacy;
+mod reads;
 mod rules;
 mod sanitise;
 mod stats;
@@ -210,6 +212,7 @@ pub struct Panel {
     settings: PanelSettings,
     login_limiter: RateLimiter,
     chat: Option<chat::ChatService>,
+    reads: reads::ReadLog,
     counts: Mutex<HashMap<String, CachedCounts>>,
 }
 
@@ -219,7 +222,9 @@ impl PanelState {
         let chat = settings.chat.clone().map(|c| {
             chat::ChatService::new(Arc::clone(triage.classifier()), c, triage.store().clone())
         });
+        let reads = reads::ReadLog::start(triage.store().clone());
         Self(Arc::new(Panel {
+            reads,
             login_limiter: RateLimiter::new(
                 settings.login_attempts_per_client,
                 Duration::from_secs(600),
@@ -402,6 +407,7 @@ const DONE: &[&str] = &[
     "done_retry",
     "done_discard",
     "done_rules_saved",
+    "done_hold",
 ];
 /// See [`DONE`] (`error=empty_reply` shows `err_empty_reply`).
 const ERRORS: &[&str] = &[
@@ -418,6 +424,8 @@ const ERRORS: &[&str] = &[
     "err_login_locked",
     "err_rate_limited",
     "err_not_sent",
+    "err_bad_email",
+    "err_not_sure",
 ];
 
 fn notice_word(list: &[&'static str], prefix: &str, value: &str) -> Option<&'static str> {
@@ -570,6 +578,11 @@ pub fn panel_routes() -> Vec<PanelRoute> {
         ),
         route("/stats", GET, Session, get(stats::page)),
         route("/stats.csv", GET, Session, get(stats::csv)),
+        route("/privacy", GET, Session, get(privacy::page)),
+        route("/privacy/export", POST, Session, post(privacy::export)),
+        route("/privacy/erase", POST, Session, post(privacy::erase)),
+        route("/audit", GET, Session, get(privacy::audit)),
+        route("/cases/{number}/hold", POST, Session, post(privacy::hold)),
         route("/chat", GET, Public, get(chat::page)),
         route("/chat/chat.css", GET, Public, get(chat::style_sheet)),
         route("/chat/chat.js", GET, Public, get(chat::script)),

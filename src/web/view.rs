@@ -92,6 +92,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "error.html",
         include_str!("../../templates/panel/error.html"),
     ),
+    (
+        "privacy.html",
+        include_str!("../../templates/panel/privacy.html"),
+    ),
+    (
+        "audit.html",
+        include_str!("../../templates/panel/audit.html"),
+    ),
 ];
 
 /// The panel's style sheet and script, served by Brevduva itself.
@@ -198,14 +206,7 @@ impl Default for Views {
     }
 }
 
-/// A moment (unix seconds) as Swedish local time, `2026-11-27 14:05`.
-pub fn local_time(unix_seconds: i64) -> String {
-    let Ok(utc) = time::OffsetDateTime::from_unix_timestamp(unix_seconds) else {
-        return "–".into();
-    };
-    let local = crate::domain::working_days::swedish_local(utc);
-    format!("{} {:02}:{:02}", local.date(), local.hour(), local.minute())
-}
+pub use crate::domain::working_days::local_time;
 
 #[cfg(test)]
 mod tests {

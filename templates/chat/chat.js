@@ -81,6 +81,8 @@
       if (!r.ok) { add("bot", strings.bot, problem(r.data)); return; }
       var reply = r.data;
       var item = add(reply.kind === "urgent" ? "bot urgent" : "bot", strings.bot, reply.text);
+      // Where to turn in an emergency is announced at once, not after what is being read.
+      if (reply.kind === "urgent") item.setAttribute("role", "alert");
       if (reply.note) meta(item, reply.note);
       if (reply.source) meta(item, strings.source + ": " + reply.source.title);
       if (reply.kind === "not-sure") {

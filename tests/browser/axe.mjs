@@ -78,6 +78,9 @@ await main(async (browser) => {
       ['rules test result', `/rules?text=${encodeURIComponent('Vi vill bygga ett uterum, behövs bygglov?')}&recipient=${encodeURIComponent('kontaktcenter@kommun.example')}`],
       ['outbox', '/outbox'],
       ['stats', '/stats'],
+      ['data export and erasure', '/privacy'],
+      ['audit log', '/audit'],
+      ['audit log, searched', `/audit?action=read-case&case=${encodeURIComponent(DATA.replied_case)}`],
     ];
     for (const [name, path] of pages) await check(name, path);
     guard.check();

@@ -7,6 +7,7 @@ mod servers;
 
 mod browser;
 mod chat;
+mod chat_browser;
 mod cli;
 mod corpus;
 mod crash;
@@ -17,5 +18,6 @@ mod logs;
 mod mail;
 mod mail_auth;
 mod panel;
+mod privacy;
 mod replies;
 mod storage;

@@ -918,6 +918,68 @@ async fn every_action_does_what_it_says(database_url: Option<&str>) {
     let stats = text(panel.get("/stats", Some(&admin)).await).await;
     assert!(stats.contains("<svg class=\"chart\" role=\"img\""));
 
+    // A person's export and erasure, and a legal hold, from the panel.
+    let hold = panel
+        .post(
+            &format!("{}/hold", case_path(panel.social_case)),
+            Some(&admin),
+            &[("csrf", &csrf), ("on", "1")],
+        )
+        .await;
+    assert_eq!(
+        location(&hold),
+        format!("{}?done=hold", case_path(panel.social_case))
+    );
+    assert!(
+        store
+            .case_detail(panel.social_case)
+            .await
+            .unwrap()
+            .unwrap()
+            .legal_hold
+    );
+    let export = panel
+        .post(
+            "/privacy/export",
+            Some(&admin),
+            &[("csrf", &csrf), ("email", "bo@example.se")],
+        )
+        .await;
+    assert_eq!(export.status(), StatusCode::OK);
+    assert_eq!(export.headers()[header::CONTENT_TYPE], "application/x-tar");
+    let unsure = panel
+        .post(
+            "/privacy/erase",
+            Some(&admin),
+            &[("csrf", &csrf), ("email", "bo@example.se")],
+        )
+        .await;
+    assert_eq!(location(&unsure), "/privacy?error=not_sure");
+    let erased = panel
+        .post(
+            "/privacy/erase",
+            Some(&admin),
+            &[("csrf", &csrf), ("email", "bo@example.se"), ("sure", "1")],
+        )
+        .await;
+    assert_eq!(erased.status(), StatusCode::OK);
+    let report = text(erased).await;
+    assert!(
+        report.contains("id=\"erase-report\"") && report.contains(&panel.social_case.to_string()),
+        "{report}"
+    );
+    assert!(
+        !store
+            .case_detail(panel.social_case)
+            .await
+            .unwrap()
+            .unwrap()
+            .messages[0]
+            .body_text
+            .is_empty(),
+        "legal hold"
+    );
+
     // Every action is in the audit log.
     let actions: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT action FROM audit_log ORDER BY action")
@@ -937,6 +999,9 @@ async fn every_action_does_what_it_says(database_url: Option<&str>) {
         "knowledge-retired",
         "rules-edited",
         "login",
+        "legal-hold",
+        "privacy-export",
+        "privacy-erase",
     ] {
         assert!(
             actions.iter().any(|x| x == a),
