@@ -19,14 +19,18 @@
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
-  function add(kind, who, text) {
+  function add(kind, who, text, urgent) {
     var item = document.createElement("li");
     item.className = kind;
     var name = document.createElement("span");
     name.className = "who";
     name.textContent = who;
     item.appendChild(name);
-    item.appendChild(document.createTextNode(text));
+    var body = document.createElement("span");
+    // Where to turn in an emergency is announced at once, not after what is being read.
+    if (urgent) body.setAttribute("role", "alert");
+    body.textContent = text;
+    item.appendChild(body);
     list.appendChild(item);
     item.scrollIntoView({ block: "nearest" });
     return item;
@@ -80,9 +84,8 @@
       status.textContent = "";
       if (!r.ok) { add("bot", strings.bot, problem(r.data)); return; }
       var reply = r.data;
-      var item = add(reply.kind === "urgent" ? "bot urgent" : "bot", strings.bot, reply.text);
-      // Where to turn in an emergency is announced at once, not after what is being read.
-      if (reply.kind === "urgent") item.setAttribute("role", "alert");
+      var urgent = reply.kind === "urgent";
+      var item = add(urgent ? "bot urgent" : "bot", strings.bot, reply.text, urgent);
       if (reply.note) meta(item, reply.note);
       if (reply.source) meta(item, strings.source + ": " + reply.source.title);
       if (reply.kind === "not-sure") {

@@ -475,15 +475,24 @@ async fn browser_hostile_mail() {
     });
     panel.run_script("hostile.mjs", data).await;
     let (_dir, database_url) = panel.stop().await;
-    // Looking is not acting: the hostile pages changed nothing.
+    // Looking is not acting: the hostile pages changed nothing (reading is recorded in the
+    // read audit, and that is all).
     let store = Store::connect(&database_url).await.unwrap();
     let acted = scalar_i64(
         &store,
-        "SELECT COUNT(*) FROM audit_log WHERE action NOT IN ('login', 'user-created') AND actor <> ?",
+        "SELECT COUNT(*) FROM audit_log WHERE action NOT IN ('login', 'user-created') \
+         AND action NOT LIKE 'read-%' AND actor <> ?",
         "",
     )
     .await;
     assert_eq!(acted, 0, "the hostile pages caused actions");
+    let reads = scalar_i64(
+        &store,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'read-case' AND actor <> ?",
+        "",
+    )
+    .await;
+    assert!(reads > 0, "the pages read were recorded in the read audit");
     store.close().await;
 }
 
