@@ -1,7 +1,9 @@
 //! The queue, the case page, search, attachments, and what people do to a case.
 
 use super::auth::Staff;
-use super::{see_other, Lang, Notice, PageContext, PanelError, PanelLanguage, PanelState};
+use super::{
+    see_other, Lang, Notice, PageContext, PanelError, PanelLanguage, PanelState, TokenForm,
+};
 use crate::domain::{CaseNumber, CaseStatus};
 use crate::store::{CaseDetail, CaseRow, QueueFilter, StatusFilter};
 use crate::triage::{StaffDecision, TriageError};
@@ -606,11 +608,6 @@ fn ascii_file_name(name: &str) -> String {
 }
 
 #[derive(Deserialize)]
-pub(super) struct TokenForm {
-    csrf: String,
-}
-
-#[derive(Deserialize)]
 pub(super) struct RerouteForm {
     csrf: String,
     department: String,
@@ -795,6 +792,43 @@ pub(super) async fn merge(
     }
 }
 
+/// A step on a case that needs nothing but the button.
+#[derive(Clone, Copy)]
+enum CaseStep {
+    Register,
+    Close,
+    Reopen,
+}
+
+async fn case_step(
+    state: PanelState,
+    staff: Staff,
+    number: String,
+    form: TokenForm,
+    step: CaseStep,
+) -> Result<Response, PanelError> {
+    let triage_only = matches!(step, CaseStep::Register);
+    let (number, id, _) = acted_on(&state, &staff, &number, &form.csrf, triage_only).await?;
+    let actor = &staff.member.username;
+    let done = match step {
+        CaseStep::Register => {
+            state.store().mark_registered(id, actor).await?;
+            "register"
+        }
+        CaseStep::Close | CaseStep::Reopen => {
+            let close = matches!(step, CaseStep::Close);
+            state.store().set_case_closed(id, close, actor).await?;
+            state.counts_changed();
+            if close {
+                "close"
+            } else {
+                "reopen"
+            }
+        }
+    };
+    Ok(back_to(number, &format!("done={done}")))
+}
+
 /// Marks the case as allmän handling to register.
 pub(super) async fn register(
     State(state): State<PanelState>,
@@ -802,12 +836,7 @@ pub(super) async fn register(
     Path(number): Path<String>,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PanelError> {
-    let (number, id, _) = acted_on(&state, &staff, &number, &form.csrf, true).await?;
-    state
-        .store()
-        .mark_registered(id, &staff.member.username)
-        .await?;
-    Ok(back_to(number, "done=register"))
+    case_step(state, staff, number, form, CaseStep::Register).await
 }
 
 /// Closes the case.
@@ -817,13 +846,7 @@ pub(super) async fn close(
     Path(number): Path<String>,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PanelError> {
-    let (number, id, _) = acted_on(&state, &staff, &number, &form.csrf, false).await?;
-    state
-        .store()
-        .set_case_closed(id, true, &staff.member.username)
-        .await?;
-    state.counts_changed();
-    Ok(back_to(number, "done=close"))
+    case_step(state, staff, number, form, CaseStep::Close).await
 }
 
 /// Opens a closed case again.
@@ -833,13 +856,7 @@ pub(super) async fn reopen(
     Path(number): Path<String>,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PanelError> {
-    let (number, id, _) = acted_on(&state, &staff, &number, &form.csrf, false).await?;
-    state
-        .store()
-        .set_case_closed(id, false, &staff.member.username)
-        .await?;
-    state.counts_changed();
-    Ok(back_to(number, "done=reopen"))
+    case_step(state, staff, number, form, CaseStep::Reopen).await
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! retirement, and review-by dates.
 
 use super::auth::Staff;
-use super::{see_other, Lang, Notice, PageContext, PanelError, PanelState};
+use super::{see_other, Lang, Notice, PageContext, PanelError, PanelState, TokenForm};
 use crate::domain::{CaseNumber, OutboxId};
 use crate::routing::{KnowledgeEntry, Learned};
 use crate::store::KnowledgeFilter;
@@ -311,11 +311,6 @@ pub(super) async fn update(
         }
     };
     save(&state, &staff, id, form, review_by).await
-}
-
-#[derive(Deserialize)]
-pub(super) struct TokenForm {
-    csrf: String,
 }
 
 /// Retires an entry: out of suggestions, answers and the chat at once.

@@ -4,7 +4,9 @@ use super::auth::{
     self, client_address, cookie, decoy_hash, random_token, same_secret, set_cookie, token_hash,
     verify_password, Staff, LANGUAGE_COOKIE, LOGIN_COOKIE, SESSION_COOKIE,
 };
-use super::{see_other, Lang, Notice, PageContext, PanelError, PanelLanguage, PanelState};
+use super::{
+    see_other, Lang, Notice, PageContext, PanelError, PanelLanguage, PanelState, TokenForm,
+};
 use axum::extract::{Form, Query, State};
 use axum::http::{header, Extensions, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -142,11 +144,6 @@ pub(super) async fn log_in(
         set_cookie(LOGIN_COOKIE, "", secure, Some(0)),
     );
     Ok(response)
-}
-
-#[derive(Deserialize)]
-pub(super) struct TokenForm {
-    csrf: String,
 }
 
 /// Ends this session.

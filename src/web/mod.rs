@@ -340,6 +340,12 @@ impl PanelState {
     }
 }
 
+/// A form that carries nothing but the session's token (a button).
+#[derive(serde::Deserialize)]
+pub(crate) struct TokenForm {
+    csrf: String,
+}
+
 /// What frames a page.
 pub(crate) struct PageContext<'a> {
     language: PanelLanguage,

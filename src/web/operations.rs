@@ -2,11 +2,10 @@
 //! answer, to send again or discard; and each mailbox's connection state.
 
 use super::auth::Staff;
-use super::{see_other, Lang, Notice, PageContext, PanelError, PanelState};
+use super::{see_other, Lang, Notice, PageContext, PanelError, PanelState, TokenForm};
 use crate::domain::OutboxId;
 use axum::extract::{Form, Path, State};
 use axum::response::Response;
-use serde::Deserialize;
 use serde_json::json;
 
 /// Dead letters and mailboxes.
@@ -51,11 +50,6 @@ pub(super) async fn outbox(
             "may_act": staff.member.may_triage(),
         }),
     )
-}
-
-#[derive(Deserialize)]
-pub(super) struct TokenForm {
-    csrf: String,
 }
 
 /// Puts a dead letter back in the queue.
