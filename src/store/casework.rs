@@ -172,6 +172,11 @@ pub(super) const CASE_COLUMNS: &str =
      (SELECT d.explanation FROM routing_decisions d WHERE d.case_id = c.id ORDER BY d.id DESC LIMIT 1), \
      c.campaign, c.reply_due";
 
+/// [`CASE_COLUMNS`] without the latest explanation (lists that do not show it).
+const LIST_COLUMNS: &str =
+    "c.id, c.number, c.status, c.department_id, c.language, c.subject, c.confidence, \
+     c.urgent, c.sensitive, c.auto_reply, c.bulk, c.created_at, NULL, c.campaign, c.reply_due";
+
 /// Reads the first columns of a row selected with [`CASE_COLUMNS`].
 pub(super) fn case_row(row: &sqlx::any::AnyRow, today: time::Date) -> Result<CaseRow, StoreError> {
     let reply_due: Option<String> = row.try_get(14)?;
@@ -321,7 +326,7 @@ impl Store {
         let l = w.placeholder(Value::Int(limit));
         let o = w.placeholder(Value::Int(offset));
         let sql = format!(
-            "SELECT {CASE_COLUMNS} FROM cases c WHERE {} ORDER BY {QUEUE_ORDER} LIMIT {l} OFFSET {o}",
+            "SELECT {LIST_COLUMNS} FROM cases c WHERE {} ORDER BY {QUEUE_ORDER} LIMIT {l} OFFSET {o}",
             w.sql()
         );
         let rows = w.bind(sqlx::query(&sql)).fetch_all(self.pool()).await?;
@@ -399,7 +404,7 @@ impl Store {
         }
         let l = w.placeholder(Value::Int(limit));
         let sql = format!(
-            "SELECT {CASE_COLUMNS} FROM cases c WHERE {} ORDER BY c.created_at DESC, c.id DESC LIMIT {l}",
+            "SELECT {LIST_COLUMNS} FROM cases c WHERE {} ORDER BY c.created_at DESC, c.id DESC LIMIT {l}",
             w.sql()
         );
         let rows = w.bind(sqlx::query(&sql)).fetch_all(self.pool()).await?;

@@ -170,6 +170,13 @@ impl FromRequestParts<PanelState> for Staff {
             return Err(anonymous);
         };
         let hash = token_hash(token);
+        if let Some(session) = state.0.sessions.get(&hash) {
+            return Ok(Self {
+                member: session.member,
+                csrf: session.csrf_token,
+                token_hash: hash,
+            });
+        }
         let Some(session) = state.store().session(&hash).await? else {
             return Err(anonymous);
         };
@@ -180,11 +187,57 @@ impl FromRequestParts<PanelState> for Staff {
                 .touch_session(&hash, state.settings().session_idle_seconds)
                 .await?;
         }
+        state.0.sessions.put(&hash, &session);
         Ok(Self {
             member: session.member,
             csrf: session.csrf_token,
             token_hash: hash,
         })
+    }
+}
+
+/// Sessions found in the database, kept for a few seconds so a page view does not wait
+/// for a database trip to know who asks. Logging out here forgets at once; a session
+/// ended elsewhere (another instance, an admin) ends here within `SESSION_CACHE_TTL`.
+#[derive(Default)]
+pub struct SessionCache {
+    entries: Mutex<HashMap<String, (Instant, crate::store::SessionRecord)>>,
+}
+
+/// How long a looked-up session is trusted without asking the database again.
+pub const SESSION_CACHE_TTL: Duration = Duration::from_secs(5);
+
+impl SessionCache {
+    fn get(&self, hash: &str) -> Option<crate::store::SessionRecord> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(hash)
+            .filter(|(at, _)| at.elapsed() < SESSION_CACHE_TTL)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn put(&self, hash: &str, session: &crate::store::SessionRecord) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() > 10_000 {
+            entries.retain(|_, (at, _)| at.elapsed() < SESSION_CACHE_TTL);
+        }
+        entries.insert(hash.to_owned(), (Instant::now(), session.clone()));
+    }
+
+    /// Forgets one session (logged out).
+    pub fn forget(&self, hash: &str) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(hash);
+    }
+
+    /// Forgets every session of a person (logged out everywhere).
+    pub fn forget_user(&self, user: crate::domain::UserId) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, (_, s)| s.member.id != user);
     }
 }
 

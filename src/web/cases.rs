@@ -302,16 +302,25 @@ pub(super) async fn case_page(
             format!("message {message}"),
         );
     }
-    let suggestions = match state
-        .triage()
-        .suggest_replies(number, &staff.member.display_name)
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(case.id = %detail.case.id, error = %e, "no reply suggestions");
-            Vec::new()
-        }
+    let key = SuggestionKey {
+        case: detail.case.id.0,
+        department: detail.case.department.clone(),
+        generation: state.triage().classifier().index().generation(),
+        signature: staff.member.display_name.clone(),
+    };
+    let suggestions = match state.0.suggestions.get(&key) {
+        Some(s) => s,
+        None => match state
+            .triage()
+            .suggest_replies(number, &staff.member.display_name)
+            .await
+        {
+            Ok(s) => state.0.suggestions.put(key, s),
+            Err(e) => {
+                tracing::warn!(case.id = %detail.case.id, error = %e, "no reply suggestions");
+                std::sync::Arc::new(Vec::new())
+            }
+        },
     };
     let html_message = match params.html {
         Some(id) => state
@@ -378,6 +387,59 @@ pub(super) async fn case_page(
             "reply_prefill": reply_prefill,
         }),
     )
+}
+
+/// What suggested replies depend on: the case, its department (the reply template), the
+/// knowledge base as it is now, and who signs.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(super) struct SuggestionKey {
+    case: i64,
+    department: Option<String>,
+    generation: u64,
+    signature: String,
+}
+
+/// Suggested replies made for a case page, reused until the case's department, the
+/// knowledge base or the signer changes: a case is read many times between changes, and
+/// making suggestions means reading the mail again and searching the index.
+#[derive(Default)]
+pub(super) struct SuggestionCache {
+    entries: std::sync::Mutex<
+        std::collections::HashMap<
+            SuggestionKey,
+            std::sync::Arc<Vec<crate::triage::SuggestedReply>>,
+        >,
+    >,
+}
+
+impl SuggestionCache {
+    /// At most this many pages' suggestions are kept; then the cache starts over.
+    const CAPACITY: usize = 5_000;
+
+    fn get(
+        &self,
+        key: &SuggestionKey,
+    ) -> Option<std::sync::Arc<Vec<crate::triage::SuggestedReply>>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    fn put(
+        &self,
+        key: SuggestionKey,
+        suggestions: Vec<crate::triage::SuggestedReply>,
+    ) -> std::sync::Arc<Vec<crate::triage::SuggestedReply>> {
+        let suggestions = std::sync::Arc::new(suggestions);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= Self::CAPACITY {
+            entries.clear();
+        }
+        entries.insert(key, std::sync::Arc::clone(&suggestions));
+        suggestions
+    }
 }
 
 /// The case page's computed parts.

@@ -154,6 +154,7 @@ pub(super) async fn log_out(
 ) -> Result<Response, PanelError> {
     staff.check_form(&form.csrf)?;
     state.store().close_session(&staff.token_hash).await?;
+    state.0.sessions.forget(&staff.token_hash);
     state
         .store()
         .audit(&staff.member.username, "logout", None, "")
@@ -169,6 +170,7 @@ pub(super) async fn log_out_everywhere(
 ) -> Result<Response, PanelError> {
     staff.check_form(&form.csrf)?;
     let n = state.store().close_all_sessions(staff.member.id).await?;
+    state.0.sessions.forget_user(staff.member.id);
     state
         .store()
         .audit(

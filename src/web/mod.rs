@@ -213,6 +213,8 @@ pub struct Panel {
     login_limiter: RateLimiter,
     chat: Option<chat::ChatService>,
     reads: reads::ReadLog,
+    sessions: auth::SessionCache,
+    suggestions: cases::SuggestionCache,
     counts: Mutex<HashMap<String, CachedCounts>>,
 }
 
@@ -225,6 +227,8 @@ impl PanelState {
         let reads = reads::ReadLog::start(triage.store().clone());
         Self(Arc::new(Panel {
             reads,
+            sessions: auth::SessionCache::default(),
+            suggestions: cases::SuggestionCache::default(),
             login_limiter: RateLimiter::new(
                 settings.login_attempts_per_client,
                 Duration::from_secs(600),

@@ -47,6 +47,8 @@ pub struct ViewError {
 pub struct Views {
     env: Environment<'static>,
     words: BTreeMap<&'static str, BTreeMap<String, String>>,
+    /// The words again, as template values made once (every page uses them).
+    word_values: BTreeMap<&'static str, minijinja::Value>,
 }
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -167,7 +169,15 @@ impl Views {
             };
             words.insert(code, table);
         }
-        Self { env, words }
+        let word_values = words
+            .iter()
+            .map(|(code, table)| (*code, minijinja::Value::from_serialize(table)))
+            .collect();
+        Self {
+            env,
+            words,
+            word_values,
+        }
     }
 
     /// A word in a language (the key itself if missing, which a test forbids).
@@ -187,7 +197,7 @@ impl Views {
         frame: &Frame<'_>,
         page: impl Serialize,
     ) -> Result<String, ViewError> {
-        let t = &self.words[language.code()];
+        let t = self.word_values[language.code()].clone();
         let context = minijinja::value::merge_maps([
             minijinja::context! { lang => language.code(), t => t },
             minijinja::Value::from_serialize(frame),
