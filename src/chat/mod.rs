@@ -195,6 +195,11 @@ impl ChatBot {
         fresh
     }
 
+    /// The classifier the chat answers with.
+    pub fn classifier(&self) -> &Classifier {
+        &self.classifier
+    }
+
     /// How many entries the chat may answer from.
     pub fn approved_count(&self) -> usize {
         self.approved().by_id.len()

@@ -134,6 +134,32 @@ async fn the_chat_answers_only_from_approved_entries_of_shared_departments() {
         }
         assert_eq!(reply["handoff_offered"], true);
     }
+    // The sensitive questions are counted in the statistics, never kept as text.
+    let store = chat.app.store();
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for _ in 0..60 {
+        kept =
+            sqlx::query_as("SELECT kind, COALESCE(question, '') FROM chat_questions ORDER BY id")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        if kept.len() >= 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(kept.len(), 5, "{kept:?}");
+    assert!(
+        kept[0].1.contains("soptunnan"),
+        "an ordinary question is kept (redacted)"
+    );
+    for (kind, question) in &kept[2..] {
+        assert!(
+            !question.contains("bistånd") && !question.contains("hemtjänst"),
+            "{kind}: {question}"
+        );
+    }
+
     // A suggested topic is answered by id; an unapproved or sensitive one is not found.
     let (status, reply) = chat
         .post(

@@ -251,6 +251,34 @@ async fn export_erase_export(database_url: Option<&str>) {
         .entry(&first.to_string())
         .is_some());
 
+    // Staff turned the answer into an approved chat entry (redacted, written from her case).
+    let curated = brevduva::routing::KnowledgeEntry {
+        id: first.to_string(),
+        department: Some("gata-park".into()),
+        subject: "Trasig gatlampa".into(),
+        text: "Gatlampan på [adress] är trasig sedan länge.".into(),
+        answer: "Felanmäl trasiga gatlampor till gata-park; vi lagar dem inom två veckor.".into(),
+        confirmed: true,
+        approved: true,
+    };
+    store
+        .save_knowledge_entry(&curated, None, "kc")
+        .await
+        .unwrap();
+    app.triage.classifier().update_entry(curated).unwrap();
+    let chat = brevduva::chat::ChatBot::new(
+        std::sync::Arc::clone(app.triage.classifier()),
+        brevduva::chat::ChatSettings::default(),
+    );
+    let asked = chat
+        .reply("Gatlampan är trasig sedan länge, vad gör jag?", None)
+        .unwrap();
+    assert_eq!(
+        asked.source.map(|s| s.id),
+        Some(first.to_string()),
+        "the chat answers from it"
+    );
+
     let archive = brevduva::records::export_person(store, "Anna@Example.se", "admin")
         .await
         .unwrap();
@@ -305,6 +333,17 @@ async fn export_erase_export(database_url: Option<&str>) {
         .index()
         .entry(&first.to_string())
         .is_none());
+    let asked = chat
+        .reply("Gatlampan är trasig sedan länge, vad gör jag?", None)
+        .unwrap();
+    assert!(
+        asked
+            .source
+            .as_ref()
+            .is_none_or(|s| s.id != first.to_string())
+            && asked.suggestions.iter().all(|t| t.id != first.to_string()),
+        "the chat no longer answers from the erased case: {asked:?}"
+    );
     let found = app
         .triage
         .classifier()
