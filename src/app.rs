@@ -19,6 +19,57 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// Puts a SQLite backup in place of the configured database: the backup is checked first
+/// (a Brevduva database whose migrations this version knows), the current database is
+/// kept beside it as `brevduva.db.before-restore-<unix seconds>`, and the knowledge index
+/// is rebuilt from the restored database at the next start.
+pub async fn restore_sqlite(config: &Config, backup: &std::path::Path) -> anyhow::Result<()> {
+    let url = config.database_url();
+    let Some(target) = url.expose().strip_prefix("sqlite://") else {
+        anyhow::bail!("restore puts back SQLite backups; for PostgreSQL use pg_restore");
+    };
+    let target = std::path::PathBuf::from(target.split('?').next().unwrap_or(target));
+    if !backup.is_file() {
+        anyhow::bail!("{} is not a file", backup.display());
+    }
+    // Check the backup on a copy, so not even its journal is touched.
+    let staging = target.with_extension("db.restoring");
+    std::fs::copy(backup, &staging).with_context(|| format!("reading {}", backup.display()))?;
+    let checked = async {
+        // A Brevduva database has its cases table before any migration runs on it.
+        sqlx::any::install_default_drivers();
+        let raw =
+            sqlx::AnyPool::connect(&format!("sqlite://{}?mode=ro", staging.display())).await?;
+        let has_cases: Result<i64, _> = sqlx::query_scalar("SELECT COUNT(*) FROM cases")
+            .fetch_one(&raw)
+            .await;
+        raw.close().await;
+        has_cases?;
+        let store = Store::connect(&format!("sqlite://{}", staging.display())).await?;
+        let counts = store.counts().await?;
+        store.close().await;
+        Ok::<_, crate::store::StoreError>(counts)
+    }
+    .await;
+    let counts = match checked {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = std::fs::remove_file(&staging);
+            anyhow::bail!("{} is not a Brevduva database: {e}", backup.display());
+        }
+    };
+    if target.exists() {
+        let kept = target.with_extension(format!("db.before-restore-{}", crate::store::now()));
+        std::fs::rename(&target, &kept).with_context(|| format!("keeping {}", target.display()))?;
+    }
+    for suffix in ["db-wal", "db-shm"] {
+        let _ = std::fs::remove_file(target.with_extension(suffix));
+    }
+    std::fs::rename(&staging, &target).with_context(|| format!("writing {}", target.display()))?;
+    tracing::info!(cases = counts.cases, "database restored");
+    Ok(())
+}
+
 /// Loads the routing rules from the configured folder or the embedded defaults.
 pub fn load_rules(config: &Config) -> Result<RoutingRules, Problems> {
     let rules = match &config.routing.rules_dir {

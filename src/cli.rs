@@ -211,6 +211,23 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Copy the database while the service runs (SQLite), or print how to (PostgreSQL).
+    Backup {
+        /// The file to write (SQLite).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Put a SQLite backup back in place (stop the service first); the current database is
+    /// kept beside it.
+    Restore {
+        /// A file written by `brevduva backup`.
+        #[arg(long)]
+        from: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Accounts of the admin panel: add, set a password, list.
     User {
         #[command(subcommand)]
@@ -329,6 +346,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User { action, common } => users(action, &common).await,
         Command::Privacy { action, common } => privacy(action, &common).await,
+        Command::Backup { out, common } => {
+            let config = load_config(&common)?;
+            let url = config.database_url();
+            if !url.expose().starts_with("sqlite:") {
+                println!(
+                    "PostgreSQL: back up with its own tools, for example\n  \
+                     pg_dump --format=custom --file brevduva-$(date +%F).dump \"$BREVDUVA__STORAGE__DATABASE_URL\"\n\
+                     and restore with\n  pg_restore --clean --if-exists --dbname \"$BREVDUVA__STORAGE__DATABASE_URL\" FILE"
+                );
+                return Ok(());
+            }
+            if out.exists() {
+                bail!("{} exists already; choose a new file", out.display());
+            }
+            let store = crate::store::Store::connect(url.expose()).await?;
+            store.backup_sqlite(&out).await?;
+            store.audit("cli", "backup", None, "").await?;
+            store.close().await;
+            println!(
+                "{}",
+                serde_json::json!({ "backup": out, "bytes": std::fs::metadata(&out)?.len() })
+            );
+            Ok(())
+        }
+        Command::Restore { from, common } => {
+            let config = load_config(&common)?;
+            crate::app::restore_sqlite(&config, &from).await?;
+            println!("{}", serde_json::json!({ "restored": from }));
+            Ok(())
+        }
         Command::Retention { dry_run, common } => {
             let config = load_config(&common)?;
             let store = crate::store::Store::connect(config.database_url().expose()).await?;

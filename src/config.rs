@@ -556,6 +556,9 @@ pub struct WebConfig {
     pub lockout_after_failures: u32,
     /// ...for this many minutes.
     pub lockout_minutes: u64,
+    /// A bearer token for `/metrics`; without one, only clients on this machine
+    /// (loopback) may read it.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for WebConfig {
@@ -567,6 +570,7 @@ impl Default for WebConfig {
             login_attempts_per_client: 20,
             lockout_after_failures: 5,
             lockout_minutes: 15,
+            metrics_token: None,
         }
     }
 }
@@ -645,6 +649,9 @@ impl Config {
         env: &std::collections::HashMap<String, String>,
     ) -> Result<(), String> {
         self.storage.database_url.resolve(env)?;
+        if let Some(token) = &mut self.web.metrics_token {
+            token.resolve(env)?;
+        }
         for account in &mut self.imap {
             account.password.resolve(env)?;
             account.oauth.client_secret.resolve(env)?;

@@ -35,6 +35,7 @@ pub mod diagnostics;
 pub mod domain;
 pub mod eval;
 pub mod ingest;
+pub mod metrics;
 pub mod oauth;
 pub mod outbox;
 pub mod privacy;

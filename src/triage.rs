@@ -166,6 +166,8 @@ pub struct Triage {
     settings: Arc<TriageSettings>,
     /// Woken whenever something was queued in the outbox, so delivery need not poll.
     outbox_ready: Arc<tokio::sync::Notify>,
+    /// Mails by outcome and classification times, for `/metrics`.
+    metrics: Arc<crate::metrics::TriageMetrics>,
 }
 
 impl Triage {
@@ -182,7 +184,13 @@ impl Triage {
             templates,
             settings: Arc::new(settings),
             outbox_ready: Arc::new(tokio::sync::Notify::new()),
+            metrics: Arc::default(),
         }
+    }
+
+    /// What the pipeline has counted since start.
+    pub fn metrics(&self) -> &crate::metrics::TriageMetrics {
+        &self.metrics
     }
 
     /// The store.
@@ -235,6 +243,12 @@ impl Triage {
         }
         for outcome in &outcomes {
             log_outcome(outcome);
+            self.metrics.mail(match outcome {
+                Outcome::NewCase { .. } => crate::metrics::Counted::NewCase,
+                Outcome::Joined { .. } => crate::metrics::Counted::Joined,
+                Outcome::Duplicate => crate::metrics::Counted::Duplicate,
+                Outcome::Quarantined { .. } => crate::metrics::Counted::Quarantined,
+            });
         }
         Ok(outcomes)
     }
@@ -252,16 +266,19 @@ impl Triage {
                 break;
             }
             let classifier = Arc::clone(&self.classifier);
+            let metrics = Arc::clone(&self.metrics);
             let max = self.settings.max_message_bytes;
             tasks.push(tokio::task::spawn_blocking(move || {
                 part.into_iter()
                     .map(|raw| {
                         take_in(raw, max).map(|mail| {
+                            let started = std::time::Instant::now();
                             let classification = classifier.classify(Enquiry {
                                 text: &mail.classification_text,
                                 sender: mail.parsed.from.as_ref(),
                                 recipients: &mail.parsed.recipients,
                             });
+                            metrics.classified(started.elapsed().as_secs_f64());
                             (mail, classification)
                         })
                     })

@@ -2,6 +2,7 @@
 //! state of each mailbox, for logs and the panel.
 
 use super::{now, text, Store, StoreError};
+use sqlx::Row;
 
 /// Where reading a folder stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,4 +122,42 @@ impl Store {
             )
             .collect())
     }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// What operations watch: cases waiting for triage and the oldest one's arrival (unix
+    /// seconds), and outbox entries per status.
+    pub async fn operations_snapshot(&self) -> Result<OperationsSnapshot, StoreError> {
+        let row =
+            sqlx::query("SELECT COUNT(*), MIN(created_at) FROM cases WHERE status = 'triage'")
+                .fetch_one(self.pool())
+                .await?;
+        let outbox =
+            sqlx::query("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")
+                .fetch_all(self.pool())
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<Vec<(String, i64)>, StoreError>>()?;
+        Ok(OperationsSnapshot {
+            triage_waiting: row.try_get(0)?,
+            oldest_triage_at: row.try_get(1)?,
+            outbox,
+        })
+    }
+}
+
+/// What `/metrics` reports from the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationsSnapshot {
+    /// Cases waiting for a person.
+    pub triage_waiting: i64,
+    /// When the oldest of them arrived (unix seconds).
+    pub oldest_triage_at: Option<i64>,
+    /// Outbox entries per status.
+    pub outbox: Vec<(String, i64)>,
 }

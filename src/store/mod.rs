@@ -26,7 +26,7 @@ pub use chat::{ChatQuestion, ChatStats};
 pub use decisions::{CaseForDecision, StaffDecisionRecord};
 pub use intake::IntakeBatch;
 pub use knowledge::{apply_knowledge_changes, KnowledgeFilter, KnowledgeRow};
-pub use mailboxes::{Checkpoint, MailboxStatus};
+pub use mailboxes::{Checkpoint, MailboxStatus, OperationsSnapshot};
 pub use outbox::{NewOutboxEntry, OutboxEntry};
 pub use privacy::{AuditRow, ReadRecord};
 pub use stats::{CaseStatRow, DecisionCounts, EnquiryStats, PanelStats, WeekRow};
@@ -194,6 +194,19 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes a consistent copy of a SQLite database to `to` while it is in use
+    /// (`VACUUM INTO`). PostgreSQL is backed up with its own tools (`pg_dump`).
+    pub async fn backup_sqlite(&self, to: &std::path::Path) -> Result<(), StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::UnsupportedUrl);
+        }
+        sqlx::query("VACUUM INTO $1")
+            .bind(to.to_string_lossy().into_owned())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -12,6 +12,7 @@ mod chat;
 mod knowledge;
 mod login;
 mod operations;
+mod ops;
 mod privacy;
 mod reads;
 mod rules;
@@ -155,6 +156,8 @@ pub struct PanelSettings {
     pub fallback_department: String,
     /// The citizen chat, when it is on.
     pub chat: Option<crate::config::ChatConfig>,
+    /// The bearer token for `/metrics` (without one: loopback clients only).
+    pub metrics_token: Option<crate::config::Secret>,
 }
 
 impl PanelSettings {
@@ -169,6 +172,7 @@ impl PanelSettings {
             rules_dir: config.routing.rules_dir.clone(),
             fallback_department: config.routing.fallback_department.clone(),
             chat: config.chat.enabled.then(|| config.chat.clone()),
+            metrics_token: config.web.metrics_token.clone(),
         }
     }
 }
@@ -504,6 +508,8 @@ pub fn panel_routes() -> Vec<PanelRoute> {
     use Access::{Public, Session};
     vec![
         route("/healthz", GET, Public, get(|| async { "ok" })),
+        route("/readyz", GET, Public, get(ops::ready)),
+        route("/metrics", GET, Public, get(ops::metrics)),
         route("/assets/panel.css", GET, Public, get(style_sheet)),
         route("/assets/panel.js", GET, Public, get(script)),
         route("/language", GET, Public, get(login::switch_language)),

@@ -335,3 +335,107 @@ async fn user_add_creates_accounts_with_argon2id_and_refuses_bad_ones() {
         "ett nytt långt lösenord"
     ));
 }
+
+#[tokio::test]
+async fn backup_while_running_and_restore_put_the_database_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let app = helpers::app(&data, None).await;
+    for i in 0..3 {
+        app.triage
+            .process(helpers::citizen_mail(i), "test")
+            .await
+            .unwrap();
+    }
+    // The backup is taken while the application holds the database open.
+    let backup = dir.path().join("backup.db");
+    let out = brevduva(&[
+        "backup",
+        "--out",
+        backup.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for i in 3..5 {
+        app.triage
+            .process(helpers::citizen_mail(i), "test")
+            .await
+            .unwrap();
+    }
+    assert_eq!(app.store().counts().await.unwrap().cases, 5);
+    app.store().close().await;
+    drop(app);
+    // A file that is not a Brevduva database is refused, and nothing changes.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, b"not a database").unwrap();
+    let out = brevduva(&[
+        "restore",
+        "--from",
+        junk.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a Brevduva database"));
+    let empty = dir.path().join("empty.db");
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}?mode=rwc", empty.display()))
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE other (x INTEGER)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let out = brevduva(&[
+        "restore",
+        "--from",
+        empty.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        !out.status.success(),
+        "another program's database is refused"
+    );
+    let store =
+        brevduva::store::Store::connect(&format!("sqlite://{}/brevduva.db", data.display()))
+            .await
+            .unwrap();
+    assert_eq!(store.counts().await.unwrap().cases, 5);
+    store.close().await;
+    // The backup goes back in place; the database it replaces is kept beside it.
+    let out = brevduva(&[
+        "restore",
+        "--from",
+        backup.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app = helpers::app(&data, None).await;
+    assert_eq!(app.store().counts().await.unwrap().cases, 3);
+    let kept = std::fs::read_dir(&data)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("brevduva.db.before-restore-")
+        });
+    assert!(kept);
+    // New cases continue the numbering from the restored counter.
+    app.triage
+        .process(helpers::citizen_mail(9), "test")
+        .await
+        .unwrap();
+    assert_eq!(app.store().counts().await.unwrap().cases, 4);
+}

@@ -48,3 +48,28 @@ fn logs_carry_no_addresses_subjects_or_text() {
         }
     }
 }
+
+#[test]
+fn logs_are_json_lines_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mails = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/mails");
+    let out = Command::new(env!("CARGO_BIN_EXE_brevduva"))
+        .args(["import", "--data-dir", dir.path().to_str().unwrap(), mails])
+        .env("RUST_LOG", "info")
+        .env("BREVDUVA_LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let logs = String::from_utf8_lossy(&out.stderr);
+    let mut lines = 0;
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            value["level"].is_string() && value["fields"].is_object(),
+            "{line}"
+        );
+        lines += 1;
+    }
+    assert!(lines > 10, "{logs}");
+}

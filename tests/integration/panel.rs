@@ -291,6 +291,8 @@ async fn every_route_but_log_in_health_assets_and_the_chat_demands_a_session() {
         public,
         [
             "/healthz",
+            "/readyz",
+            "/metrics",
             "/assets/panel.css",
             "/assets/panel.js",
             "/language",
@@ -303,7 +305,7 @@ async fn every_route_but_log_in_health_assets_and_the_chat_demands_a_session() {
             "/api/chat/handoff",
             "/api/openapi.json"
         ],
-        "only log-in, health, static assets and the public chat go without a session"
+        "only log-in, health and metrics (loopback or token), static assets and the public chat go without a session"
     );
 }
 
@@ -1019,4 +1021,67 @@ async fn every_action_does_what_it_says_on_sqlite() {
 async fn every_action_does_what_it_says_on_postgres() {
     let url = helpers::postgres_database().await;
     every_action_does_what_it_says(Some(&url)).await;
+}
+
+#[tokio::test]
+async fn operations_read_readiness_and_metrics_without_personal_data() {
+    let panel = Panel::new(None, None).await;
+    let metrics = |from: [u8; 4], token: Option<&str>| {
+        let mut r = Request::get("/metrics");
+        if let Some(t) = token {
+            r = r.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let mut r = r.body(Body::empty()).unwrap();
+        r.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                from, 40000,
+            ))));
+        r
+    };
+    assert_eq!(text(panel.get("/readyz", None).await).await, "ready");
+    // Only this machine may read the metrics when no token is configured.
+    assert_eq!(
+        panel.send(metrics([192, 0, 2, 7], None)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let response = panel.send(metrics([127, 0, 0, 1], None)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = text(response).await;
+    for line in [
+        "brevduva_cases_waiting_for_triage 1\n",
+        "brevduva_mails_total{outcome=\"new_case\"} 4\n",
+        "brevduva_classification_seconds_count 4\n",
+        "brevduva_outbox_entries{state=\"pending\"}",
+    ] {
+        assert!(body.contains(line), "{line} missing from:\n{body}");
+    }
+    assert!(body.contains("brevduva_oldest_triage_age_seconds "));
+    for personal in ["@example.se", "Svensson", "altan"] {
+        assert!(!body.contains(personal), "{personal} in the metrics");
+    }
+    // With a token configured, the token is what counts.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = helpers::config(dir.path(), None);
+    config.web.metrics_token = Some(brevduva::config::Secret::new("m3tr1cs-token"));
+    let app = Application::build(config).await.unwrap();
+    let with_token = router(PanelState::new(
+        app.triage.clone(),
+        PanelSettings::from_config(&app.config),
+    ));
+    let status = |r: Request<Body>| {
+        let with_token = with_token.clone();
+        async move { with_token.oneshot(r).await.unwrap().status() }
+    };
+    assert_eq!(
+        status(metrics([127, 0, 0, 1], None)).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(metrics([192, 0, 2, 7], Some("wrong"))).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(metrics([192, 0, 2, 7], Some("m3tr1cs-token"))).await,
+        StatusCode::OK
+    );
 }

@@ -1,0 +1,109 @@
+//! For operations: `/readyz` (the database answers) and `/metrics` (Prometheus text: cases
+//! waiting for triage and the age of the oldest, the outbox by state, each mailbox's
+//! connection state, mails by outcome, the classification latency histogram). Counts only,
+//! never personal data; `/metrics` answers clients on this machine, or anyone with the
+//! configured bearer token.
+
+use super::auth::{client_address, same_secret};
+use super::{PanelError, PanelState};
+use axum::extract::State;
+use axum::http::{header, Extensions, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::fmt::Write;
+
+/// Ready when the database answers.
+pub(super) async fn ready(State(state): State<PanelState>) -> Response {
+    match state.store().ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "not ready: the database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// Prometheus metrics.
+pub(super) async fn metrics(
+    State(state): State<PanelState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+) -> Result<Response, PanelError> {
+    let allowed = match &state.settings().metrics_token {
+        Some(token) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| same_secret(given, token.expose())),
+        None => client_address(&extensions).is_loopback(),
+    };
+    if !allowed {
+        return Err(PanelError::Forbidden);
+    }
+    let store = state.store();
+    let snapshot = store.operations_snapshot().await?;
+    let mailboxes = store.mailbox_statuses().await?;
+    let now = crate::store::now();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP brevduva_cases_waiting_for_triage Cases waiting for a person at Kontaktcenter."
+    );
+    let _ = writeln!(out, "# TYPE brevduva_cases_waiting_for_triage gauge");
+    let _ = writeln!(
+        out,
+        "brevduva_cases_waiting_for_triage {}",
+        snapshot.triage_waiting
+    );
+    let _ = writeln!(
+        out,
+        "# HELP brevduva_oldest_triage_age_seconds Age of the oldest case waiting for triage."
+    );
+    let _ = writeln!(out, "# TYPE brevduva_oldest_triage_age_seconds gauge");
+    let _ = writeln!(
+        out,
+        "brevduva_oldest_triage_age_seconds {}",
+        snapshot.oldest_triage_at.map_or(0, |at| (now - at).max(0))
+    );
+    let _ = writeln!(
+        out,
+        "# HELP brevduva_outbox_entries Outgoing mail by state."
+    );
+    let _ = writeln!(out, "# TYPE brevduva_outbox_entries gauge");
+    for status in ["pending", "sent", "dead", "discarded"] {
+        let n = snapshot
+            .outbox
+            .iter()
+            .find(|(s, _)| s == status)
+            .map_or(0, |(_, n)| *n);
+        let _ = writeln!(out, "brevduva_outbox_entries{{state=\"{status}\"}} {n}");
+    }
+    let _ = writeln!(out, "# HELP brevduva_mailbox_connected Whether a mailbox's last attempt succeeded (1) or it is unreachable (0).");
+    let _ = writeln!(out, "# TYPE brevduva_mailbox_connected gauge");
+    for m in &mailboxes {
+        let name: String = m
+            .mailbox
+            .chars()
+            .filter(|c| *c != '"' && *c != '\\' && *c != '\n')
+            .collect();
+        let _ = writeln!(
+            out,
+            "brevduva_mailbox_connected{{mailbox=\"{name}\"}} {}",
+            u8::from(m.state == "connected")
+        );
+        if let Some(at) = m.last_success_at {
+            let _ = writeln!(
+                out,
+                "brevduva_mailbox_last_success_timestamp_seconds{{mailbox=\"{name}\"}} {at}"
+            );
+        }
+    }
+    state.triage().metrics().render(&mut out);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response())
+}
