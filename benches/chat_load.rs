@@ -13,6 +13,10 @@
 //! `BENCH_CHAT_SECONDS` per run (default 15), `BENCH_CHAT_RUNS` (default 3),
 //! `BENCH_CHAT_CONNECTIONS` (default 100).
 
+/// The same allocator as the `brevduva` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "support/openloop.rs"]
 mod openloop;
 #[path = "support/wrk.rs"]

@@ -24,6 +24,10 @@
 //! `cargo bench --bench panel_load`. Environment: `BENCH_PANEL_CASES` (default 100000),
 //! `BENCH_PANEL_SECONDS` per wrk run (default 15), `BENCH_PANEL_RUNS` (default 3).
 
+/// The same allocator as the `brevduva` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "support/openloop.rs"]
 mod openloop;
 

@@ -242,18 +242,36 @@ impl Store {
         if reads.is_empty() {
             return Ok(());
         }
+        // Many rows per statement: the read audit writes as fast as people read.
         let mut tx = self.pool().begin().await?;
-        for r in reads {
-            sqlx::query(
-                "INSERT INTO audit_log (at, actor, action, case_id, detail) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(r.at)
-            .bind(&r.actor)
-            .bind(r.action)
-            .bind(r.case.map(|c| c.0))
-            .bind(&r.detail)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in reads.chunks(100) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p = i * 5;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${})",
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO audit_log (at, actor, action, case_id, detail) VALUES {}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for r in chunk {
+                query = query
+                    .bind(r.at)
+                    .bind(&r.actor)
+                    .bind(r.action)
+                    .bind(r.case.map(|c| c.0))
+                    .bind(&r.detail);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

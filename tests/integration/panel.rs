@@ -1085,3 +1085,78 @@ async fn operations_read_readiness_and_metrics_without_personal_data() {
         StatusCode::OK
     );
 }
+
+async fn queue_order(database_url: Option<&str>) {
+    let panel = Panel::new(database_url, None).await;
+    let kc = panel.log_in("kc", PASSWORD).await.unwrap();
+    // An urgent case arrives last.
+    let urgent = match panel
+        .app
+        .triage
+        .process(
+            mail(
+                5,
+                "Eva Ek <eva@example.se>",
+                "Vattenläcka",
+                "Det är en vattenläcka på gatan, vattnet forsar ut!",
+                false,
+            ),
+            "test",
+        )
+        .await
+        .unwrap()
+    {
+        Outcome::NewCase { number, .. } => number,
+        other => panic!("{other:?}"),
+    };
+    let page = text(panel.get("/", Some(&kc)).await).await;
+    let listed: Vec<String> = page
+        .split("href=\"/cases/")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .collect();
+    // Expected from each case's own status, urgency and age.
+    let mut cases = Vec::new();
+    for n in [
+        panel.bygg_case,
+        panel.social_case,
+        panel.other_case,
+        panel.triage_case,
+        urgent,
+    ] {
+        cases.push(
+            panel
+                .app
+                .store()
+                .case_detail(n)
+                .await
+                .unwrap()
+                .unwrap()
+                .case,
+        );
+    }
+    assert!(cases[4].flags.urgent, "the leak is urgent");
+    assert!(cases[1].flags.urgent, "an orosanmälan is urgent too");
+    cases.sort_by_key(|c| {
+        (
+            c.status.as_str() != "triage",
+            !c.flags.urgent,
+            c.created_at,
+            c.id.0,
+        )
+    });
+    let expected: Vec<String> = cases.iter().map(|c| c.number.to_string()).collect();
+    assert_eq!(expected[0], panel.triage_case.to_string());
+    assert_eq!(listed, expected, "triage first, then urgent, then oldest");
+}
+
+#[tokio::test]
+async fn the_queue_puts_triage_first_then_urgent_then_oldest_on_sqlite() {
+    queue_order(None).await;
+}
+
+#[tokio::test]
+async fn the_queue_puts_triage_first_then_urgent_then_oldest_on_postgres() {
+    let url = helpers::postgres_database().await;
+    queue_order(Some(&url)).await;
+}
