@@ -367,16 +367,18 @@ pub(super) async fn ask(
 /// writer is far behind: a chat answer never waits for statistics).
 fn record(chat: &ChatService, request: &ChatRequest, reply: &ChatReply) {
     let topic = reply.source.as_ref().or(reply.suggestions.first());
-    // A question the chat could not answer that belongs to a sensitive department is
-    // counted, never kept as text: such cases appear in statistics only as counts.
-    let sensitive = reply.kind == ReplyKind::NotSure
-        && request.topic.is_none()
-        && chat
-            .bot
-            .classifier()
-            .classify(crate::routing::Enquiry::text(&request.message))
-            .ok()
-            .is_some_and(|c| chat.bot.classifier().is_sensitive(c.department()));
+    // A question the chat could not answer that speaks of a sensitive department's matters
+    // (its rule words) is counted, never kept as text: such matters appear in statistics
+    // only as counts. The rules are cheap enough to ask on every question.
+    let sensitive = reply.kind == ReplyKind::NotSure && request.topic.is_none() && {
+        let classifier = chat.bot.classifier();
+        let rules = classifier.rules();
+        rules
+            .evaluate(&request.message, None, &[])
+            .matches
+            .iter()
+            .any(|m| classifier.is_sensitive(Some(m.department.as_str())))
+    };
     let question = match &request.topic {
         Some(_) => topic.map(|t| t.title.clone()).unwrap_or_default(),
         None if sensitive => String::new(),
