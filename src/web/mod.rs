@@ -223,7 +223,8 @@ pub struct Panel {
 }
 
 impl PanelState {
-    /// Assembles the panel around the pipeline.
+    /// Assembles the panel around the pipeline. Call it inside a tokio runtime: it starts
+    /// the background writers of the read audit and of the chat's questions.
     pub fn new(triage: Triage, settings: PanelSettings) -> Self {
         let chat = settings.chat.clone().map(|c| {
             chat::ChatService::new(Arc::clone(triage.classifier()), c, triage.store().clone())
