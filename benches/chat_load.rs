@@ -209,32 +209,19 @@ fn main() {
     let base = format!("http://127.0.0.1:{port}");
     let env = [("BENCH_BODIES", bodies.to_str().unwrap())];
     // Warm-up.
-    wrk::run(
-        &format!("{base}/api/chat"),
+    let load = |seconds, script| wrk::Load {
         connections,
-        2,
-        3,
-        Some(&script),
-        &env,
-    );
+        threads: 2,
+        seconds,
+        script,
+        env: &env,
+        headers: &[],
+    };
+    wrk::run(&format!("{base}/api/chat"), &load(3, Some(&script)));
     let (mut floor, mut chat) = (Vec::new(), Vec::new());
     for i in 0..runs {
-        let f = wrk::run(
-            &format!("{base}/healthz"),
-            connections,
-            2,
-            seconds,
-            None,
-            &[],
-        );
-        let c = wrk::run(
-            &format!("{base}/api/chat"),
-            connections,
-            2,
-            seconds,
-            Some(&script),
-            &env,
-        );
+        let f = wrk::run(&format!("{base}/healthz"), &load(seconds, None));
+        let c = wrk::run(&format!("{base}/api/chat"), &load(seconds, Some(&script)));
         println!(
             "run {}: floor p50 {:.2} ms p99 {:.2} ms {:.0}/s | chat p50 {:.2} ms p99 {:.2} ms {:.0} answers/s ({} requests)",
             i + 1, f.p50_ms, f.p99_ms, f.rps, c.p50_ms, c.p99_ms, c.rps, c.requests

@@ -30,6 +30,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "support/openloop.rs"]
 mod openloop;
+#[path = "support/wrk.rs"]
+mod wrk;
+
+use wrk::{median, Run};
 
 use brevduva::app::Application;
 use brevduva::config::Config;
@@ -381,95 +385,20 @@ fn get(port: u16, path: &str, cookie: &str) -> (u16, String) {
     (status, text)
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Run {
-    p50_ms: f64,
-    p99_ms: f64,
-    max_ms: f64,
-    rps: f64,
-    requests: u64,
-}
-
-fn millis(value: &str) -> f64 {
-    let split = value
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(value.len());
-    let (n, unit) = value.split_at(split);
-    let n: f64 = n.parse().unwrap_or(f64::NAN);
-    match unit {
-        "us" => n / 1e3,
-        "ms" => n,
-        "s" => n * 1e3,
-        "m" => n * 60e3,
-        _ => f64::NAN,
-    }
-}
-
-fn parse_wrk(out: &str) -> Run {
-    let mut run = Run::default();
-    for line in out.lines() {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            ["Latency", _mean, _stdev, max, ..] => run.max_ms = millis(max),
-            ["50%", v] => run.p50_ms = millis(v),
-            ["99%", v] => run.p99_ms = millis(v),
-            ["Requests/sec:", v] => run.rps = v.parse().unwrap_or(f64::NAN),
-            [n, "requests", "in", ..] => run.requests = n.parse().unwrap_or(0),
-            _ => {}
-        }
-    }
-    run
-}
-
+/// wrk with the panel's load: 50 connections, 2 threads, the session cookie.
 fn wrk(url: &str, cookie: &str, script: Option<&Path>, seconds: u64) -> Run {
-    let mut cmd = Command::new("wrk");
-    cmd.args([
-        &format!("-t{THREADS}"),
-        &format!("-c{CONNECTIONS}"),
-        &format!("-d{seconds}s"),
-        "--timeout",
-        "10s",
-        "--latency",
-        "-H",
-        &format!("Cookie: {cookie}"),
-    ]);
-    if let Some(s) = script {
-        cmd.arg("-s").arg(s);
-    }
-    let out = cmd
-        .arg(url)
-        .output()
-        .expect("running wrk (install it: apt-get install -y wrk)");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "wrk failed: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        !text.contains("Non-2xx"),
-        "non-2xx responses under load:\n{text}"
-    );
-    if text.contains("Socket errors") {
-        eprintln!(
-            "  warning: {url}: {}",
-            text.lines()
-                .find(|l| l.contains("Socket errors"))
-                .unwrap()
-                .trim()
-        );
-    }
-    let run = parse_wrk(&text);
-    assert!(
-        run.p50_ms.is_finite() && run.p99_ms.is_finite() && run.rps > 0.0,
-        "could not read wrk's output:\n{text}"
-    );
-    run
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    let headers = [format!("Cookie: {cookie}")];
+    wrk::run(
+        url,
+        &wrk::Load {
+            connections: CONNECTIONS,
+            threads: THREADS,
+            seconds,
+            script,
+            env: &[],
+            headers: &headers,
+        },
+    )
 }
 
 /// Times an async call `n` times in a row: p50 and p99 in ms.
@@ -562,7 +491,7 @@ fn one_client(targets: &[(&str, String, Option<&Path>)], cookie: &str) {
             cmd.arg("-s").arg(s);
         }
         let out = cmd.arg(url).output().expect("wrk");
-        let r = parse_wrk(&String::from_utf8_lossy(&out.stdout));
+        let r = wrk::parse(&String::from_utf8_lossy(&out.stdout));
         println!(
             "  {name:<10} p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.1} ms  {:>8.0} req/s",
             r.p50_ms, r.p99_ms, r.max_ms, r.rps

@@ -8,7 +8,7 @@ use crate::config::RetentionRule;
 use crate::privacy::archive::TarArchive;
 use crate::privacy::retention::{plan, RetentionAction, RetentionStep};
 use crate::routing::Classifier;
-use crate::store::{Store, StoreError};
+use crate::store::{PersonCase, Store, StoreError};
 use serde::Serialize;
 use sha2::Digest;
 use std::fmt::Write;
@@ -74,7 +74,10 @@ pub async fn export_person(
     if cases.is_empty() {
         summary.push_str("Brevduva har inga uppgifter om denna adress.\nBrevduva holds nothing about this address.\n");
     }
-    for (case, number, _) in &cases {
+    for PersonCase {
+        id: case, number, ..
+    } in &cases
+    {
         let Some(number_parsed) = crate::domain::CaseNumber::parse(number).ok() else {
             continue;
         };
@@ -129,9 +132,9 @@ pub async fn export_person(
             &format!("address {} ({} cases)", address_hash(&address), cases.len()),
         )
         .await?;
-    for (case, _, _) in &cases {
+    for case in &cases {
         store
-            .audit(actor, "privacy-export", Some(*case), "")
+            .audit(actor, "privacy-export", Some(case.id), "")
             .await?;
     }
     Ok(tar.finish())
@@ -150,21 +153,14 @@ pub async fn erase_person(
 ) -> Result<ErasureReport, RecordsError> {
     let address = checked(address)?;
     let mut report = ErasureReport::default();
-    for (case, number, hold) in store.cases_of_person(&address).await? {
-        if hold {
+    for case in store.cases_of_person(&address).await? {
+        let (number, registered) = (case.number, case.registered);
+        if case.legal_hold {
             report.cases_on_hold.push(number);
             continue;
         }
-        let registered = store
-            .case_detail(
-                number
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt("cases.number"))?,
-            )
-            .await?
-            .is_some_and(|d| d.registered);
         store
-            .anonymise_case(case, registered, true, actor, "erasure on request")
+            .anonymise_case(case.id, registered, true, actor, "erasure on request")
             .await?;
         if let Some(c) = classifier {
             c.retire_entry(&number);

@@ -10,6 +10,8 @@ pub struct Run {
     pub p50_ms: f64,
     /// 99th percentile latency, ms.
     pub p99_ms: f64,
+    /// Slowest request, ms.
+    pub max_ms: f64,
     /// Requests per second.
     pub rps: f64,
     /// Requests in all.
@@ -36,6 +38,7 @@ pub fn parse(out: &str) -> Run {
     for line in out.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
+            ["Latency", _mean, _stdev, max, ..] => run.max_ms = millis(max),
             ["50%", v] => run.p50_ms = millis(v),
             ["99%", v] => run.p99_ms = millis(v),
             ["Requests/sec:", v] => run.rps = v.parse().unwrap_or(f64::NAN),
@@ -46,29 +49,41 @@ pub fn parse(out: &str) -> Run {
     run
 }
 
-/// Runs wrk against `url` with `connections` clients on `threads` threads for `seconds`,
-/// optionally with a Lua script; fails loudly on errors or non-2xx answers.
-pub fn run(
-    url: &str,
-    connections: u32,
-    threads: u32,
-    seconds: u64,
-    script: Option<&Path>,
-    env: &[(&str, &str)],
-) -> Run {
+/// What one wrk run sends and how.
+pub struct Load<'a> {
+    /// Concurrent connections.
+    pub connections: u32,
+    /// wrk threads.
+    pub threads: u32,
+    /// Duration.
+    pub seconds: u64,
+    /// A Lua script, if any.
+    pub script: Option<&'a Path>,
+    /// Environment for the script.
+    pub env: &'a [(&'a str, &'a str)],
+    /// Extra request headers (`Cookie: ...`).
+    pub headers: &'a [String],
+}
+
+/// Runs wrk against `url`; fails loudly on errors or non-2xx answers, and warns about
+/// socket errors.
+pub fn run(url: &str, load: &Load<'_>) -> Run {
     let mut cmd = Command::new("wrk");
     cmd.args([
-        &format!("-t{threads}"),
-        &format!("-c{connections}"),
-        &format!("-d{seconds}s"),
+        &format!("-t{}", load.threads),
+        &format!("-c{}", load.connections),
+        &format!("-d{}s", load.seconds),
         "--timeout",
         "10s",
         "--latency",
     ]);
-    if let Some(s) = script {
+    for h in load.headers {
+        cmd.arg("-H").arg(h);
+    }
+    if let Some(s) = load.script {
         cmd.arg("-s").arg(s);
     }
-    for (k, v) in env {
+    for (k, v) in load.env {
         cmd.env(k, v);
     }
     let out = cmd
@@ -85,6 +100,9 @@ pub fn run(
         !text.contains("Non-2xx"),
         "non-2xx responses under load:\n{text}"
     );
+    if let Some(line) = text.lines().find(|l| l.contains("Socket errors")) {
+        eprintln!("  warning: {url}: {}", line.trim());
+    }
     let run = parse(&text);
     assert!(
         run.p50_ms.is_finite() && run.p99_ms.is_finite() && run.rps > 0.0,

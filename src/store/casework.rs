@@ -205,6 +205,14 @@ pub(super) fn case_row(row: &sqlx::any::AnyRow, today: time::Date) -> Result<Cas
     })
 }
 
+/// Whether a stored mail has an HTML body to show. Most mail has no `text/html` at all,
+/// and a byte search says so without parsing; the rest is parsed, because the words may
+/// stand in an attachment's headers instead.
+fn has_html_body(raw: &[u8]) -> bool {
+    raw.windows(9).any(|w| w.eq_ignore_ascii_case(b"text/html"))
+        && crate::ingest::html_body_of(raw).is_some()
+}
+
 /// A case's place in the queue by status (as in [`QUEUE_ORDER`]).
 fn queue_rank(status: CaseStatus) -> u8 {
     match status {
@@ -515,7 +523,7 @@ impl Store {
                 attachments: serde_json::from_str(&r.try_get::<String, _>(5)?)
                     .map_err(|_| StoreError::Corrupt("messages.attachments"))?,
                 automation_reason: r.try_get(6)?,
-                has_html: crate::ingest::html_body_of(&r.try_get::<Vec<u8>, _>(7)?).is_some(),
+                has_html: has_html_body(&r.try_get::<Vec<u8>, _>(7)?),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

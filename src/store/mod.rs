@@ -28,7 +28,7 @@ pub use intake::IntakeBatch;
 pub use knowledge::{apply_knowledge_changes, KnowledgeFilter, KnowledgeRow};
 pub use mailboxes::{Checkpoint, MailboxStatus, OperationsSnapshot};
 pub use outbox::{NewOutboxEntry, OutboxEntry};
-pub use privacy::{AuditRow, ReadRecord};
+pub use privacy::{AuditRow, PersonCase, ReadRecord};
 pub use stats::{CaseStatRow, DecisionCounts, EnquiryStats, PanelStats, WeekRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -139,14 +139,11 @@ impl Store {
     }
 
     /// The cases that hold anything of a person: sent by them, about their address, or
-    /// with mail to them; oldest first, with whether each is on legal hold.
-    pub async fn cases_of_person(
-        &self,
-        address: &str,
-    ) -> Result<Vec<(CaseId, String, bool)>, StoreError> {
+    /// with mail to them; oldest first.
+    pub async fn cases_of_person(&self, address: &str) -> Result<Vec<PersonCase>, StoreError> {
         let address = address.trim().to_lowercase();
         let rows = sqlx::query(
-            "SELECT c.id, c.number, c.legal_hold FROM cases c WHERE LOWER(COALESCE(c.citizen_address, '')) = $1 \
+            "SELECT c.id, c.number, c.legal_hold, c.registered FROM cases c WHERE LOWER(COALESCE(c.citizen_address, '')) = $1 \
              OR EXISTS (SELECT 1 FROM messages m WHERE m.case_id = c.id AND LOWER(COALESCE(m.from_address, '')) = $1) \
              OR EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = c.id AND LOWER(o.recipient) = $1) \
              ORDER BY c.id",
@@ -156,11 +153,12 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok((
-                    CaseId(r.try_get(0)?),
-                    r.try_get(1)?,
-                    r.try_get::<i64, _>(2)? != 0,
-                ))
+                Ok(PersonCase {
+                    id: CaseId(r.try_get(0)?),
+                    number: r.try_get(1)?,
+                    legal_hold: r.try_get::<i64, _>(2)? != 0,
+                    registered: r.try_get::<i64, _>(3)? != 0,
+                })
             })
             .collect()
     }
@@ -276,6 +274,19 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// A case that holds something of a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonCase {
+    /// The case.
+    pub id: CaseId,
+    /// Its number.
+    pub number: String,
+    /// Under legal hold: erasure leaves it alone.
+    pub legal_hold: bool,
+    /// Registered as allmän handling: its registry metadata stays.
+    pub registered: bool,
 }
 
 /// One read to record.

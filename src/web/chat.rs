@@ -285,6 +285,16 @@ fn json_response(value: serde_json::Value) -> Response {
         .into_response()
 }
 
+/// A JSON request body of the expected shape.
+fn read_request<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<T> {
+    serde_json::from_slice(body).ok()
+}
+
+/// The language a request names, if the chat speaks it.
+fn request_language(code: Option<&str>) -> Option<ChatLanguage> {
+    code.and_then(ChatLanguage::from_code)
+}
+
 #[derive(Deserialize)]
 struct ChatRequest {
     conversation_id: String,
@@ -301,7 +311,7 @@ pub(super) async fn ask(
     body: Bytes,
 ) -> Result<Response, PanelError> {
     let chat = chat(&state)?;
-    let Ok(request) = serde_json::from_slice::<ChatRequest>(&body) else {
+    let Some(request) = read_request::<ChatRequest>(&body) else {
         return Ok(refuse(
             chat,
             StatusCode::BAD_REQUEST,
@@ -309,10 +319,7 @@ pub(super) async fn ask(
             ChatLanguage::Sv,
         ));
     };
-    let hint = request
-        .language
-        .as_deref()
-        .and_then(ChatLanguage::from_code);
+    let hint = request_language(request.language.as_deref());
     let language = hint.unwrap_or(ChatLanguage::Sv);
     if !chat
         .per_minute
@@ -423,7 +430,7 @@ pub(super) async fn handoff(
     body: Bytes,
 ) -> Result<Response, PanelError> {
     let chat = chat(&state)?;
-    let Ok(request) = serde_json::from_slice::<HandoffRequest>(&body) else {
+    let Some(request) = read_request::<HandoffRequest>(&body) else {
         return Ok(refuse(
             chat,
             StatusCode::BAD_REQUEST,
@@ -431,11 +438,7 @@ pub(super) async fn handoff(
             ChatLanguage::Sv,
         ));
     };
-    let language = request
-        .language
-        .as_deref()
-        .and_then(ChatLanguage::from_code)
-        .unwrap_or(ChatLanguage::Sv);
+    let language = request_language(request.language.as_deref()).unwrap_or(ChatLanguage::Sv);
     if !valid_conversation_id(&request.conversation_id) || request.question.trim().is_empty() {
         return Ok(refuse(
             chat,
