@@ -1,6 +1,7 @@
 //! Assembling Brevduva from its configuration: rules, knowledge base, templates, store,
 //! classifier, pipeline and transport; and running the long-lived workers.
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::diagnostics::{Problem, Problems};
 use crate::domain::EmailAddress;
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 /// Puts a SQLite backup in place of the configured database: the backup is checked first
 /// (a Brevduva database whose migrations this version knows), the current database is
@@ -204,7 +206,17 @@ pub fn load_files(config: &Config) -> Result<LoadedFiles, Problems> {
 
 /// Everything `check-config` checks: configuration, rules, knowledge base and templates.
 pub fn check(config: &Config) -> Problems {
-    load_files(config).err().unwrap_or_default()
+    let mut problems = load_files(config).err().unwrap_or_default();
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| !k.starts_with(crate::config::ENV_PREFIX))
+        .collect();
+    for tenant in &config.tenants {
+        match Config::load(Some(&tenant.config), env.clone()) {
+            Ok(own) => problems.0.extend(check(&own).0),
+            Err(found) => problems.0.extend(found.0),
+        }
+    }
+    problems
 }
 
 /// A built Brevduva: store, pipeline and transport.
@@ -219,6 +231,10 @@ pub struct Application {
     pub retry: RetryPolicy,
     /// IMAP accounts to read.
     pub imap_accounts: Vec<Arc<crate::source::imap::ImapAccount>>,
+    /// This instance among those sharing the database.
+    pub cluster: Arc<Cluster>,
+    /// The knowledge change log's position the index was built at.
+    pub knowledge_position: i64,
 }
 
 impl Application {
@@ -256,6 +272,9 @@ impl Application {
             "starter"
         };
         store.sync_knowledge(&entries, origin).await?;
+        // Read before the changes: anything logged while the index is built is applied
+        // again by the follower, which does no harm.
+        let knowledge_position = store.knowledge_log_head().await?;
         // What staff decisions taught earlier runs, and what people wrote, edited or
         // retired in the panel, changes the shipped or configured base.
         let entries =
@@ -323,6 +342,8 @@ impl Application {
             .map(|a| crate::source::imap::ImapAccount::new(a.clone()).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()
             .context("setting up imap accounts")?;
+        let mailboxes = config.imap.iter().map(|a| a.folders.len()).sum();
+        let cluster = Cluster::new(triage.store().clone(), &config.cluster, mailboxes);
         let retry = RetryPolicy {
             base_seconds: config.outbox.retry_base_seconds as i64,
             max_delay_seconds: 3600,
@@ -334,6 +355,8 @@ impl Application {
             transport,
             retry,
             imap_accounts,
+            cluster,
+            knowledge_position,
         })
     }
 
@@ -364,123 +387,266 @@ impl Application {
         mut shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         let app = Arc::new(self);
+        let workers = Arc::clone(&app).start_workers(shutdown.clone()).await?;
+        crate::web::serve_panel(listener, app.triage.clone(), &app.config, async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await?;
+        workers.finish().await?;
+        app.store().close().await;
+        Ok(())
+    }
+
+    /// Starts the Maildir and IMAP readers, the outbox worker, housekeeping, the
+    /// heartbeat and the knowledge follower; they run until `shutdown` turns true.
+    pub async fn start_workers(
+        self: Arc<Self>,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<Workers> {
+        let app = self;
         let maildir = Maildir::open(&app.config.maildir_path()).context("opening the maildir")?;
         let poll = Duration::from_secs(app.config.maildir.poll_seconds);
         let intake = {
             let app = Arc::clone(&app);
             let mut shutdown = shutdown.clone();
             let enabled = app.config.maildir.enabled;
-            tokio::spawn(async move {
-                while enabled && !*shutdown.borrow() {
-                    match process_maildir(&app.triage, &maildir).await {
-                        Ok(r) if r.messages > 0 => tracing::info!(
-                            messages = r.messages,
-                            cases = r.cases,
-                            "maildir processed"
-                        ),
-                        Ok(_) => {}
-                        Err(e) => tracing::error!(error = %e, "maildir step failed; retrying"),
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(poll) => {}
-                        _ = shutdown.changed() => {}
+            tokio::spawn(
+                async move {
+                    while enabled && !*shutdown.borrow() {
+                        match process_maildir(&app.triage, &maildir).await {
+                            Ok(r) if r.messages > 0 => tracing::info!(
+                                messages = r.messages,
+                                cases = r.cases,
+                                "maildir processed"
+                            ),
+                            Ok(_) => {}
+                            Err(e) => tracing::error!(error = %e, "maildir step failed; retrying"),
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(poll) => {}
+                            _ = shutdown.changed() => {}
+                        }
                     }
                 }
-            })
+                .in_current_span(),
+            )
         };
+        // Say this instance is alive before reading: the others count it in their share.
+        if let Err(e) = app.cluster.heartbeat().await {
+            tracing::warn!(error = %e, "heartbeat failed");
+        }
+        let heartbeat = tokio::spawn(
+            Arc::clone(&app.cluster)
+                .keep_alive(shutdown.clone())
+                .in_current_span(),
+        );
+        let follower = tokio::spawn(
+            crate::cluster::follow_knowledge(
+                app.store().clone(),
+                Arc::clone(app.triage.classifier()),
+                app.knowledge_position,
+                Duration::from_millis(app.config.cluster.index_poll_ms),
+                shutdown.clone(),
+            )
+            .in_current_span(),
+        );
         let mut folders = Vec::new();
         for account in &app.imap_accounts {
             for folder in &account.config().folders {
-                folders.push(tokio::spawn(crate::source::imap::watch_folder(
-                    app.triage.clone(),
-                    Arc::clone(account),
-                    folder.clone(),
-                    shutdown.clone(),
-                )));
+                folders.push(tokio::spawn(
+                    crate::source::imap::watch_folder(
+                        app.triage.clone(),
+                        Arc::clone(account),
+                        folder.clone(),
+                        Arc::clone(&app.cluster),
+                        shutdown.clone(),
+                    )
+                    .in_current_span(),
+                ));
             }
         }
         let delivery = {
             let app = Arc::clone(&app);
             let mut shutdown = shutdown.clone();
             let queued = app.triage.outbox_ready();
-            tokio::spawn(async move {
-                while !*shutdown.borrow() {
-                    let idle = match deliver_due(app.store(), &app.transport, app.retry, 200).await
-                    {
-                        Ok(r) => r.is_idle(),
-                        Err(e) => {
-                            tracing::error!(error = %e, "outbox step failed; retrying");
-                            true
-                        }
-                    };
-                    if idle {
-                        // Woken at once when triage queues mail; the timer catches retries
-                        // that come due.
-                        tokio::select! {
-                            _ = queued.notified() => {}
-                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                            _ = shutdown.changed() => {}
+            tokio::spawn(
+                async move {
+                    while !*shutdown.borrow() {
+                        let idle =
+                            match deliver_due(app.store(), &app.transport, app.retry, 200).await {
+                                Ok(r) => r.is_idle(),
+                                Err(e) => {
+                                    tracing::error!(error = %e, "outbox step failed; retrying");
+                                    true
+                                }
+                            };
+                        if idle {
+                            // Woken at once when triage queues mail; the timer catches retries
+                            // that come due.
+                            tokio::select! {
+                                _ = queued.notified() => {}
+                                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                                _ = shutdown.changed() => {}
+                            }
                         }
                     }
                 }
-            })
+                .in_current_span(),
+            )
         };
         let housekeeping = {
             let app = Arc::clone(&app);
             let mut shutdown = shutdown.clone();
             let keep = Duration::from_secs(app.config.chat.keep_text_days * 86_400);
-            tokio::spawn(async move {
-                // Housekeeping, at start and every hour: chat questions keep their text
-                // for a configured time, then only anonymous figures stay; the retention
-                // rules run; audit entries older than their keeping time go.
-                let audit_keep = app.config.privacy.audit_keep_days as i64 * 86_400;
-                while !*shutdown.borrow() {
-                    let before = crate::store::now() - keep.as_secs() as i64;
-                    match app.store().anonymise_chat_questions(before).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(questions = n, "chat questions made anonymous"),
-                        Err(e) => tracing::error!(error = %e, "anonymising chat questions failed"),
-                    }
-                    match crate::records::run_retention(
-                        app.store(),
-                        Some(app.triage.classifier()),
-                        &app.config.retention,
-                        false,
-                        "retention",
-                    )
-                    .await
-                    {
-                        Ok(done) if done.is_empty() => {}
-                        Ok(done) => tracing::info!(cases = done.len(), "retention applied"),
-                        Err(e) => tracing::error!(error = %e, "retention failed"),
-                    }
-                    match app
-                        .store()
-                        .purge_audit_log(crate::store::now() - audit_keep)
+            tokio::spawn(
+                async move {
+                    // Housekeeping, at start and every hour: chat questions keep their text
+                    // for a configured time, then only anonymous figures stay; the retention
+                    // rules run; audit entries older than their keeping time go.
+                    let audit_keep = app.config.privacy.audit_keep_days as i64 * 86_400;
+                    while !*shutdown.borrow() {
+                        let before = crate::store::now() - keep.as_secs() as i64;
+                        match app.store().anonymise_chat_questions(before).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(questions = n, "chat questions made anonymous"),
+                            Err(e) => {
+                                tracing::error!(error = %e, "anonymising chat questions failed")
+                            }
+                        }
+                        match crate::records::run_retention(
+                            app.store(),
+                            Some(app.triage.classifier()),
+                            &app.config.retention,
+                            false,
+                            "retention",
+                        )
                         .await
-                    {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(entries = n, "old audit entries removed"),
-                        Err(e) => tracing::error!(error = %e, "purging the audit log failed"),
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-                        _ = shutdown.changed() => {}
+                        {
+                            Ok(done) if done.is_empty() => {}
+                            Ok(done) => tracing::info!(cases = done.len(), "retention applied"),
+                            Err(e) => tracing::error!(error = %e, "retention failed"),
+                        }
+                        match app
+                            .store()
+                            .purge_audit_log(crate::store::now() - audit_keep)
+                            .await
+                        {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(entries = n, "old audit entries removed"),
+                            Err(e) => tracing::error!(error = %e, "purging the audit log failed"),
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                            _ = shutdown.changed() => {}
+                        }
                     }
                 }
-            })
+                .in_current_span(),
+            )
         };
-        let web = crate::web::serve_panel(listener, app.triage.clone(), &app.config, async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        });
-        web.await?;
-        intake.await?;
-        for folder in folders {
-            folder.await?;
+        let mut handles = vec![intake, delivery, housekeeping, follower, heartbeat];
+        handles.extend(folders);
+        Ok(Workers(handles))
+    }
+}
+
+/// The running workers of one application.
+pub struct Workers(Vec<tokio::task::JoinHandle<()>>);
+
+impl Workers {
+    /// Waits until every worker has finished (after shutdown).
+    pub async fn finish(self) -> anyhow::Result<()> {
+        for handle in self.0 {
+            handle.await?;
         }
-        delivery.await?;
-        housekeeping.await?;
-        app.store().close().await;
         Ok(())
     }
+}
+
+/// Runs several municipalities on one installation: each `[[tenants]]` file is built into
+/// its own application (its database, data dir, mailboxes, rules, knowledge base,
+/// templates), their workers run side by side, and one web server answers each tenant's
+/// host names with that tenant's panel and chat.
+pub async fn run_tenants(
+    config: &Config,
+    listener: tokio::net::TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let applications = build_tenants(config).await?;
+    let mut workers = Vec::new();
+    let mut panels = Vec::new();
+    for (tenant, app) in &applications {
+        let span = tracing::info_span!("tenant", tenant = %tenant.name);
+        workers.push(
+            Arc::clone(app)
+                .start_workers(shutdown.clone())
+                .instrument(span)
+                .await?,
+        );
+        panels.push(crate::web::TenantPanel {
+            hosts: tenant.hosts.clone(),
+            state: crate::web::PanelState::new(
+                app.triage.clone(),
+                crate::web::PanelSettings::from_config(&app.config),
+            ),
+        });
+    }
+    tracing::info!(tenants = applications.len(), "tenants running");
+    crate::web::serve_tenants(listener, panels, async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    })
+    .await?;
+    for w in workers {
+        w.finish().await?;
+    }
+    for (_, app) in &applications {
+        app.store().close().await;
+    }
+    Ok(())
+}
+
+/// Loads and builds every tenant of a configuration. A tenant's file gets no environment
+/// overrides (those are the installation's), and no two tenants may share a database or
+/// a data dir.
+pub async fn build_tenants(
+    config: &Config,
+) -> anyhow::Result<Vec<(crate::config::TenantConfig, Arc<Application>)>> {
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| !k.starts_with(crate::config::ENV_PREFIX))
+        .collect();
+    let mut databases = std::collections::HashMap::new();
+    let mut data_dirs = std::collections::HashMap::new();
+    let mut loaded = Vec::new();
+    for tenant in &config.tenants {
+        let own = Config::load(Some(&tenant.config), env.clone()).map_err(|problems| {
+            anyhow::anyhow!("tenant {}: configuration problems:\n{problems}", tenant.name)
+        })?;
+        if !own.tenants.is_empty() {
+            anyhow::bail!("tenant {}: a tenant's file cannot name tenants", tenant.name);
+        }
+        let database = own.database_url().expose().to_owned();
+        if let Some(other) = databases.insert(database, tenant.name.clone()) {
+            anyhow::bail!(
+                "tenants {other} and {} share a database; each needs its own",
+                tenant.name
+            );
+        }
+        if let Some(other) = data_dirs.insert(own.storage.data_dir.clone(), tenant.name.clone())
+        {
+            anyhow::bail!(
+                "tenants {other} and {} share a data dir; each needs its own",
+                tenant.name
+            );
+        }
+        loaded.push((tenant.clone(), own));
+    }
+    let mut applications = Vec::new();
+    for (tenant, own) in loaded {
+        let app = Application::build(own)
+            .instrument(tracing::info_span!("tenant", tenant = %tenant.name))
+            .await
+            .with_context(|| format!("tenant {}", tenant.name))?;
+        applications.push((tenant, Arc::new(app)));
+    }
+    Ok(applications)
 }

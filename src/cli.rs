@@ -279,6 +279,18 @@ enum Command {
 }
 
 pub(crate) fn load_config(common: &Common) -> anyhow::Result<Config> {
+    let config = load_installation_config(common)?;
+    if !config.tenants.is_empty() {
+        bail!(
+            "this configuration names tenants; give the tenant's own file with --config \
+             (only run and check-config take the installation's file)"
+        );
+    }
+    Ok(config)
+}
+
+/// The configuration as given, tenants and all (for `run` and `check-config`).
+fn load_installation_config(common: &Common) -> anyhow::Result<Config> {
     let mut config = Config::load(common.config.as_deref(), std::env::vars())
         .map_err(|p| anyhow::anyhow!("configuration problems:\n{p}"))?;
     if let Some(dir) = &common.data_dir {
@@ -292,10 +304,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo { once, common } => crate::demo::run(&common, once).await,
         Command::Run { common } => {
-            let config = load_config(&common)?;
+            let config = load_installation_config(&common)?;
             let listener = tokio::net::TcpListener::bind(&config.web.listen)
                 .await
                 .with_context(|| format!("listening on {}", config.web.listen))?;
+            tracing::info!(address = %listener.local_addr()?, "brevduva starting");
+            if !config.tenants.is_empty() {
+                return crate::app::run_tenants(&config, listener, shutdown_signal()).await;
+            }
             let application = Application::build(config).await?;
             tracing::info!(address = %listener.local_addr()?, "brevduva running");
             application.run(listener, shutdown_signal()).await
@@ -483,7 +499,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig { common } => {
-            let config = load_config(&common)?;
+            let config = load_installation_config(&common)?;
             let problems = app::check(&config);
             if problems.is_empty() {
                 println!(

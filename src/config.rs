@@ -79,6 +79,70 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// Retention rules (`[[retention]]`, any number; the most specific one applies).
     pub retention: Vec<RetentionRule>,
+    /// Several instances on one PostgreSQL database.
+    pub cluster: ClusterConfig,
+    /// Several municipalities on one installation (`[[tenants]]`, any number); each
+    /// tenant's own configuration file holds its database, mailboxes, rules and the rest.
+    pub tenants: Vec<TenantConfig>,
+}
+
+/// `[cluster]`: how instances sharing one database divide the work.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// This instance's name, unique among those sharing the database; empty: host name
+    /// and process id.
+    pub instance_name: String,
+    /// A mailbox's reader renews its lease this often (a third of the lease) and another
+    /// instance takes the mailbox over at most this many seconds after the reader died.
+    pub lease_seconds: u64,
+    /// How often each instance reads the knowledge change log, so that its index
+    /// follows what people and other instances changed.
+    pub index_poll_ms: u64,
+    /// How long a panel session is trusted from memory before the database is asked
+    /// again (a log-out on another instance takes at most this long to count here).
+    /// Empty: 5 seconds on SQLite (one instance), 0 on PostgreSQL.
+    pub session_cache_seconds: Option<u64>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            instance_name: String::new(),
+            lease_seconds: 30,
+            index_poll_ms: 1000,
+            session_cache_seconds: None,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// The configured name, or `host-pid`.
+    pub fn instance_name(&self) -> String {
+        if !self.instance_name.is_empty() {
+            return self.instance_name.clone();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "brevduva".into());
+        format!("{host}-{}", std::process::id())
+    }
+}
+
+/// `[[tenants]]`: one municipality on a shared installation.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Short name (letters, digits, `-`), shown in logs.
+    pub name: String,
+    /// Host names its panel and chat answer on (the `Host` header), e.g.
+    /// `["brevduva.falun.se"]`. Every request for another host is refused.
+    pub hosts: Vec<String>,
+    /// Its own configuration file: database, data dir, mailboxes, SMTP, rules,
+    /// knowledge base, templates, municipality. Relative to this file.
+    pub config: PathBuf,
 }
 
 /// How a connection is protected.
@@ -678,6 +742,9 @@ impl Config {
         if let Some(p) = self.smtp.as_mut().and_then(|s| s.ca_file.as_mut()) {
             resolve(p);
         }
+        for tenant in &mut self.tenants {
+            resolve(&mut tenant.config);
+        }
         for p in [
             &mut self.routing.rules_dir,
             &mut self.routing.knowledge_dir,
@@ -924,6 +991,49 @@ impl Config {
                 "poll_seconds",
                 "maildir.poll_seconds must be at least 1".into(),
             );
+        }
+        if self.cluster.lease_seconds < 3 {
+            problem(
+                "lease_seconds",
+                "cluster.lease_seconds must be at least 3".into(),
+            );
+        }
+        if self.cluster.index_poll_ms < 50 {
+            problem(
+                "index_poll_ms",
+                "cluster.index_poll_ms must be at least 50".into(),
+            );
+        }
+        if !self.tenants.is_empty() && (!self.imap.is_empty() || self.smtp.is_some()) {
+            problem(
+                "tenants",
+                "with [[tenants]], mailboxes and SMTP belong in each tenant's own file".into(),
+            );
+        }
+        let mut hosts = std::collections::HashSet::new();
+        let mut names = std::collections::HashSet::new();
+        for t in &self.tenants {
+            let valid_name = !t.name.is_empty()
+                && t.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !valid_name || !names.insert(t.name.clone()) {
+                problem(
+                    "name",
+                    format!(
+                        "tenants: {:?} is not a unique name of letters, digits and -",
+                        t.name
+                    ),
+                );
+            }
+            if t.hosts.is_empty() {
+                problem("hosts", format!("tenant {:?} has no hosts", t.name));
+            }
+            for h in &t.hosts {
+                if !hosts.insert(h.to_ascii_lowercase()) {
+                    problem("hosts", format!("host {h:?} belongs to two tenants"));
+                }
+            }
         }
         problems.into_result(())
     }

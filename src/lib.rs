@@ -28,6 +28,7 @@ pub mod app;
 pub mod campaigns;
 pub mod chat;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod defaults;
 mod demo;

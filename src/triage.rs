@@ -33,6 +33,10 @@ pub enum TriageError {
     /// A worker thread died.
     #[error("classification task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The mailbox lease ran out and another instance reads the mailbox now; nothing of
+    /// the batch was recorded.
+    #[error("the mailbox lease was lost to another instance")]
+    LeaseLost,
     /// No case has this number.
     #[error("no case has the number {0}")]
     UnknownCase(CaseNumber),
@@ -228,8 +232,25 @@ impl Triage {
         raws: Vec<Vec<u8>>,
         source: &str,
     ) -> Result<Vec<Outcome>, TriageError> {
+        self.process_batch_under(raws, source, None).await
+    }
+
+    /// Like [`Triage::process_batch`], for mails read under a mailbox lease: the batch is
+    /// recorded only while the lease is still this holding's (the fence), so a reader
+    /// that lost its mailbox to another instance records nothing.
+    pub async fn process_batch_under(
+        &self,
+        raws: Vec<Vec<u8>>,
+        source: &str,
+        lease: Option<&crate::store::Lease>,
+    ) -> Result<Vec<Outcome>, TriageError> {
         let taken = self.take_in_all(raws).await?;
         let mut batch = self.store.begin_intake().await?;
+        if let Some(lease) = lease {
+            if !batch.hold_lease(lease).await? {
+                return Err(TriageError::LeaseLost);
+            }
+        }
         let mut outcomes = Vec::with_capacity(taken.len());
         for item in taken {
             outcomes.push(self.record(&mut batch, item, source).await?);

@@ -57,11 +57,12 @@ impl DeliveryReport {
     }
 }
 
-/// Sent entries are recorded in groups of this many: fewer database round trips, and after a
-/// crash at most this many are sent again (under the same Message-ID, so recognisably).
-const RECORD_EVERY: usize = 10;
+/// Entries are taken (and on PostgreSQL locked) this many at a time: a few database round
+/// trips per batch, and after a crash at most this many are sent again (under the same
+/// Message-ID, so recognisably).
+const TAKE_AT_ONCE: i64 = 10;
 
-/// One step of the outbox worker: delivers up to `batch` due entries.
+/// One step of the outbox worker: delivers up to `batch` due entries, a few at a time.
 pub async fn deliver_due(
     store: &Store,
     transport: &Transport,
@@ -70,36 +71,40 @@ pub async fn deliver_due(
 ) -> Result<DeliveryReport, StoreError> {
     let now = crate::store::now();
     let mut report = DeliveryReport::default();
-    let mut sent = Vec::with_capacity(RECORD_EVERY);
-    for entry in store.due_outbox(now, batch).await? {
-        match transport.send(&entry).await {
-            Ok(()) => {
-                sent.push(entry.id);
-                report.sent += 1;
-                if sent.len() >= RECORD_EVERY {
-                    store.mark_sent(&sent, crate::store::now()).await?;
-                    sent.clear();
+    let mut left = batch;
+    while left > 0 {
+        let mut due = store.take_due_outbox(now, left.min(TAKE_AT_ONCE)).await?;
+        if due.entries.is_empty() {
+            break;
+        }
+        left -= due.entries.len() as i64;
+        let mut sent = Vec::with_capacity(due.entries.len());
+        let entries = std::mem::take(&mut due.entries);
+        for entry in &entries {
+            match transport.send(entry).await {
+                Ok(()) => {
+                    sent.push(entry.id);
+                    report.sent += 1;
                 }
-            }
-            Err(TransportError::Temporary(reason)) => {
-                let retry = policy.next_attempt(now, entry.created_at, entry.attempts + 1);
-                tracing::warn!(outbox.id = %entry.id, attempts = entry.attempts + 1, gave_up = retry.is_none(), "delivery failed temporarily");
-                store.mark_failed(entry.id, &reason, retry).await?;
-                if retry.is_some() {
-                    report.retrying += 1;
-                } else {
+                Err(TransportError::Temporary(reason)) => {
+                    let retry = policy.next_attempt(now, entry.created_at, entry.attempts + 1);
+                    tracing::warn!(outbox.id = %entry.id, attempts = entry.attempts + 1, gave_up = retry.is_none(), "delivery failed temporarily");
+                    due.mark_failed(entry.id, &reason, retry).await?;
+                    if retry.is_some() {
+                        report.retrying += 1;
+                    } else {
+                        report.dead += 1;
+                    }
+                }
+                Err(TransportError::Permanent(reason)) => {
+                    tracing::warn!(outbox.id = %entry.id, "delivery failed permanently");
+                    due.mark_failed(entry.id, &reason, None).await?;
                     report.dead += 1;
                 }
             }
-            Err(TransportError::Permanent(reason)) => {
-                tracing::warn!(outbox.id = %entry.id, "delivery failed permanently");
-                store.mark_failed(entry.id, &reason, None).await?;
-                report.dead += 1;
-            }
         }
-    }
-    if !sent.is_empty() {
-        store.mark_sent(&sent, crate::store::now()).await?;
+        due.mark_sent(&sent, crate::store::now()).await?;
+        due.finish().await?;
     }
     Ok(report)
 }

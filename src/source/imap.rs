@@ -7,10 +7,12 @@
 //! Between passes the connection IDLEs (renewed before the server's 30 minutes) or polls.
 //! A lost connection is retried with exponential backoff and jitter.
 
+use crate::cluster::Cluster;
 use crate::config::{AfterProcessing, AuthMethod, ImapAccountConfig, Security};
 use crate::oauth::{xoauth2_response, TokenSource};
 use crate::source::IntakeReport;
 use crate::store::Checkpoint;
+use crate::store::Lease;
 use crate::tls::MailStream;
 use crate::triage::{Triage, TriageError};
 use async_imap::extensions::idle::IdleResponse;
@@ -202,6 +204,7 @@ pub async fn sync_folder(
     account: &ImapAccount,
     folder: &str,
     move_supported: bool,
+    lease: Option<&Lease>,
     stop: &watch::Receiver<bool>,
 ) -> Result<IntakeReport, ImapError> {
     let config = account.config();
@@ -244,7 +247,7 @@ pub async fn sync_folder(
             break;
         }
         let (done, raws): (Vec<u32>, Vec<Vec<u8>>) = fetched.into_iter().unzip();
-        for outcome in triage.process_batch(raws, &source).await? {
+        for outcome in triage.process_batch_under(raws, &source, lease).await? {
             report.files += 1;
             report.count(&outcome);
         }
@@ -258,6 +261,7 @@ pub async fn sync_folder(
                     uid_validity,
                     last_uid: highest,
                 },
+                lease,
             )
             .await?;
     }
@@ -316,20 +320,44 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base / 2 + jitter)
 }
 
-/// Watches one folder until `shutdown` turns true: connect, sync, IDLE or poll, reconnect
-/// with backoff on any failure.
+/// Watches one folder until `shutdown` turns true, whenever this instance holds the
+/// folder's lease (one reader per mailbox among instances sharing the database).
 pub async fn watch_folder(
     triage: Triage,
     account: Arc<ImapAccount>,
     folder: String,
+    cluster: Arc<Cluster>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let config = account.config();
-    let label = mailbox_label(&config.name, &folder);
-    let mut attempt = 0u32;
+    let label = mailbox_label(&account.config().name, &folder);
     while !*shutdown.borrow() {
-        let result = run_connection(&triage, &account, &folder, &mut shutdown).await;
-        if *shutdown.borrow() {
+        let Some(lease) = cluster.wait_for_lease(&label, &mut shutdown).await else {
+            break;
+        };
+        let held = lease.clone();
+        cluster
+            .hold(lease, shutdown.clone(), |stop| {
+                read_folder(&triage, &account, &folder, &held, stop)
+            })
+            .await;
+    }
+}
+
+/// Reads one folder while the lease is held, until `stop` turns true: connect, sync, IDLE
+/// or poll, reconnect with backoff on any failure.
+async fn read_folder(
+    triage: &Triage,
+    account: &ImapAccount,
+    folder: &str,
+    lease: &Lease,
+    mut stop: watch::Receiver<bool>,
+) {
+    let config = account.config();
+    let label = mailbox_label(&config.name, folder);
+    let mut attempt = 0u32;
+    while !*stop.borrow() {
+        let result = run_connection(triage, account, folder, lease, &mut stop).await;
+        if *stop.borrow() {
             break;
         }
         if let Err(e) = result {
@@ -351,7 +379,7 @@ pub async fn watch_folder(
             attempt = attempt.saturating_add(1);
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.changed() => {}
+                _ = stop.changed() => {}
             }
         } else {
             attempt = 0;
@@ -363,6 +391,7 @@ async fn run_connection(
     triage: &Triage,
     account: &ImapAccount,
     folder: &str,
+    lease: &Lease,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), ImapError> {
     let config = account.config();
@@ -383,6 +412,7 @@ async fn run_connection(
             account,
             folder,
             move_supported,
+            Some(lease),
             shutdown,
         )
         .await?;

@@ -132,6 +132,7 @@ impl Store {
             .bind(at)
             .execute(&mut *tx)
             .await?;
+            super::cluster::log_knowledge_changes(&mut tx, self.backend(), &[&e.id]).await?;
         }
         super::insert_audit(
             &mut *tx,

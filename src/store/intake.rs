@@ -18,6 +18,7 @@ use sqlx::{Any, Transaction};
 /// One open intake transaction. Dropped without [`IntakeBatch::commit`], it writes nothing.
 pub struct IntakeBatch {
     tx: Transaction<'static, Any>,
+    backend: Backend,
 }
 
 impl Store {
@@ -27,11 +28,20 @@ impl Store {
             Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool().begin().await?,
         };
-        Ok(IntakeBatch { tx })
+        Ok(IntakeBatch {
+            tx,
+            backend: self.backend(),
+        })
     }
 }
 
 impl IntakeBatch {
+    /// Checks that a mailbox lease is still this holding's; on PostgreSQL nobody can take
+    /// the mailbox over until the batch ends. A batch whose lease is gone must not commit.
+    pub async fn hold_lease(&mut self, lease: &super::Lease) -> Result<bool, StoreError> {
+        super::cluster::hold_lease(&mut self.tx, self.backend, lease).await
+    }
+
     /// Makes everything recorded in the batch durable.
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;

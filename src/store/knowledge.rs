@@ -147,6 +147,7 @@ impl Store {
         .bind(actor)
         .execute(&mut *tx)
         .await?;
+        super::cluster::log_knowledge_changes(&mut tx, self.backend(), &[&entry.id]).await?;
         insert_audit(&mut *tx, actor, "knowledge-saved", None, &entry.id).await?;
         tx.commit().await?;
         Ok(())
@@ -164,6 +165,7 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        super::cluster::log_knowledge_changes(&mut tx, self.backend(), &[id]).await?;
         insert_audit(&mut *tx, actor, "knowledge-retired", None, id).await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)

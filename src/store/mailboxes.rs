@@ -52,9 +52,17 @@ impl Store {
         account: &str,
         folder: &str,
         checkpoint: Checkpoint,
+        lease: Option<&super::Lease>,
     ) -> Result<(), StoreError> {
+        // Under a lease, only the current holding moves the checkpoint.
+        let (mailbox, holder, fence) = match lease {
+            Some(l) => (l.mailbox.as_str(), l.holder.as_str(), l.fence),
+            None => ("", "", 0),
+        };
         sqlx::query(
-            "INSERT INTO imap_checkpoints (account, folder, uid_validity, last_uid, updated_at) VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO imap_checkpoints (account, folder, uid_validity, last_uid, updated_at) \
+             SELECT $1, $2, $3, $4, $5 WHERE $6 = 0 OR EXISTS (SELECT 1 FROM mailbox_leases \
+             WHERE mailbox = $7 AND holder = $8 AND fence = $9) \
              ON CONFLICT (account, folder) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid, \
              updated_at = excluded.updated_at",
         )
@@ -63,6 +71,10 @@ impl Store {
         .bind(i64::from(checkpoint.uid_validity))
         .bind(i64::from(checkpoint.last_uid))
         .bind(now())
+        .bind(fence)
+        .bind(mailbox)
+        .bind(holder)
+        .bind(fence)
         .execute(self.pool())
         .await?;
         Ok(())

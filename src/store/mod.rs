@@ -8,6 +8,7 @@ mod accounts;
 mod cases;
 mod casework;
 mod chat;
+mod cluster;
 mod decisions;
 mod intake;
 mod knowledge;
@@ -23,11 +24,12 @@ pub use casework::{
     StatusFilter,
 };
 pub use chat::{ChatQuestion, ChatStats};
+pub use cluster::{Lease, LeaseRow, Renewal};
 pub use decisions::{CaseForDecision, StaffDecisionRecord};
 pub use intake::IntakeBatch;
 pub use knowledge::{apply_knowledge_changes, KnowledgeFilter, KnowledgeRow};
 pub use mailboxes::{Checkpoint, MailboxStatus, OperationsSnapshot};
-pub use outbox::{NewOutboxEntry, OutboxEntry};
+pub use outbox::{DueOutbox, NewOutboxEntry, OutboxEntry};
 pub use privacy::{AuditRow, PersonCase, ReadRecord};
 pub use stats::{CaseStatRow, DecisionCounts, EnquiryStats, PanelStats, WeekRow};
 

@@ -84,16 +84,32 @@ fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<OutboxEntry, StoreError> {
 const COLUMNS: &str = "id, case_id, kind, message_id, recipient, status, attempts, raw, created_at";
 
 impl Store {
-    /// Pending entries whose next attempt is due, oldest first.
-    pub async fn due_outbox(&self, now: i64, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2"
-        ))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(entry_from_row).collect()
+    /// Takes up to `limit` pending entries whose next attempt is due, oldest first, for
+    /// sending. On PostgreSQL they are locked (`FOR UPDATE SKIP LOCKED`) in a transaction
+    /// that stays open until [`DueOutbox::finish`]: no other instance takes them, entries
+    /// another instance is sending are skipped rather than waited for, and if this
+    /// instance dies its connection and the locks go with it, so another sends them at
+    /// once. SQLite has one instance, and the rows are read plainly.
+    pub async fn take_due_outbox(&self, now: i64, limit: i64) -> Result<DueOutbox, StoreError> {
+        let (mut tx, lock) = match self.backend() {
+            super::Backend::Postgres => {
+                (Some(self.pool().begin().await?), " FOR UPDATE SKIP LOCKED")
+            }
+            super::Backend::Sqlite => (None, ""),
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2{lock}"
+        );
+        let query = sqlx::query(&sql).bind(now).bind(limit);
+        let rows = match &mut tx {
+            Some(tx) => query.fetch_all(&mut **tx).await?,
+            None => query.fetch_all(self.pool()).await?,
+        };
+        Ok(DueOutbox {
+            entries: rows.iter().map(entry_from_row).collect::<Result<_, _>>()?,
+            tx,
+            store: self.clone(),
+        })
     }
 
     /// Every outbox entry of a case, in order.
@@ -105,23 +121,6 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(entry_from_row).collect()
-    }
-
-    /// Marks entries delivered, in one statement.
-    pub async fn mark_sent(&self, ids: &[OutboxId], now: i64) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let list: Vec<String> = ids.iter().map(|id| id.0.to_string()).collect();
-        // The ids are integers from the database, so joining them into the statement is safe.
-        sqlx::query(&format!(
-            "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id IN ({})",
-            list.join(",")
-        ))
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(())
     }
 
     /// Dead letters, newest first, with the server's last answer.
@@ -187,10 +186,41 @@ impl Store {
                 .await?,
         )
     }
+}
+
+/// Outbox entries taken for sending, with what became of them. Dropping it without
+/// [`DueOutbox::finish`] records nothing (on PostgreSQL the locks go, and the entries
+/// are due again).
+pub struct DueOutbox {
+    /// The entries, oldest first.
+    pub entries: Vec<OutboxEntry>,
+    tx: Option<Transaction<'static, Any>>,
+    store: Store,
+}
+
+impl DueOutbox {
+    /// Marks entries delivered, in one statement.
+    pub async fn mark_sent(&mut self, ids: &[OutboxId], now: i64) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = ids.iter().map(|id| id.0.to_string()).collect();
+        // The ids are integers from the database, so joining them into the statement is safe.
+        let sql = format!(
+            "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id IN ({})",
+            list.join(",")
+        );
+        let query = sqlx::query(&sql).bind(now);
+        match &mut self.tx {
+            Some(tx) => query.execute(&mut **tx).await?,
+            None => query.execute(self.store.pool()).await?,
+        };
+        Ok(())
+    }
 
     /// Records a failed attempt: try again at `retry_at`, or give up (dead letter) when it is `None`.
     pub async fn mark_failed(
-        &self,
+        &mut self,
         id: OutboxId,
         error: &str,
         retry_at: Option<i64>,
@@ -199,7 +229,7 @@ impl Store {
             Some(at) => (OutboxStatus::Pending, at),
             None => (OutboxStatus::Dead, 0),
         };
-        sqlx::query(
+        let query = sqlx::query(
             "UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2, \
              next_attempt_at = CASE WHEN $3 > 0 THEN $4 ELSE next_attempt_at END WHERE id = $5",
         )
@@ -207,9 +237,19 @@ impl Store {
         .bind(super::text(error))
         .bind(next)
         .bind(next)
-        .bind(id.0)
-        .execute(self.pool())
-        .await?;
+        .bind(id.0);
+        match &mut self.tx {
+            Some(tx) => query.execute(&mut **tx).await?,
+            None => query.execute(self.store.pool()).await?,
+        };
+        Ok(())
+    }
+
+    /// Makes what was recorded durable and lets the entries go.
+    pub async fn finish(self) -> Result<(), StoreError> {
+        if let Some(tx) = self.tx {
+            tx.commit().await?;
+        }
         Ok(())
     }
 }

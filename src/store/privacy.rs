@@ -86,7 +86,7 @@ impl Store {
             .await?;
         // What the case taught automatically goes. An answer people wrote from it and
         // approved stays through retention, but not through a person's erasure.
-        sqlx::query(
+        let emptied = sqlx::query(
             "UPDATE knowledge_entries SET subject = '', text = '', answer = '', retired = 1, edited_at = $1 \
              WHERE id = $2 AND (origin = 'staff' OR approved = 0 OR $3 = 1)",
         )
@@ -95,6 +95,9 @@ impl Store {
         .bind(i64::from(erasure))
         .execute(&mut *tx)
         .await?;
+        if emptied.rows_affected() > 0 {
+            super::cluster::log_knowledge_changes(&mut tx, self.backend(), &[&number]).await?;
+        }
         sqlx::query("UPDATE chat_questions SET question = NULL, conversation_id = NULL WHERE case_number = $1")
             .bind(&number)
             .execute(&mut *tx)

@@ -198,28 +198,40 @@ impl FromRequestParts<PanelState> for Staff {
 
 /// Sessions found in the database, kept for a few seconds so a page view does not wait
 /// for a database trip to know who asks. Logging out here forgets at once; a session
-/// ended elsewhere (another instance, an admin) ends here within `SESSION_CACHE_TTL`.
-#[derive(Default)]
+/// ended elsewhere (another instance, an admin) ends here within the cache's time, which
+/// is 0 (always ask the database) when several instances share PostgreSQL.
 pub struct SessionCache {
+    ttl: Duration,
     entries: Mutex<HashMap<String, (Instant, crate::store::SessionRecord)>>,
 }
 
-/// How long a looked-up session is trusted without asking the database again.
-pub const SESSION_CACHE_TTL: Duration = Duration::from_secs(5);
-
 impl SessionCache {
+    /// A cache that trusts what it found for `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::default(),
+        }
+    }
+
     fn get(&self, hash: &str) -> Option<crate::store::SessionRecord> {
+        if self.ttl.is_zero() {
+            return None;
+        }
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(hash)
-            .filter(|(at, _)| at.elapsed() < SESSION_CACHE_TTL)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
             .map(|(_, s)| s.clone())
     }
 
     fn put(&self, hash: &str, session: &crate::store::SessionRecord) {
+        if self.ttl.is_zero() {
+            return;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() > 10_000 {
-            entries.retain(|_, (at, _)| at.elapsed() < SESSION_CACHE_TTL);
+            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
         }
         entries.insert(hash.to_owned(), (Instant::now(), session.clone()));
     }

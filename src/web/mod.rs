@@ -18,7 +18,10 @@ mod reads;
 mod rules;
 mod sanitise;
 mod stats;
+mod tenants;
 mod view;
+
+pub use tenants::{request_host, serve_tenants, tenant_router, TenantPanel};
 
 pub use auth::{generate_password, hash_password, verify_password};
 pub use sanitise::sanitise_mail_html;
@@ -158,6 +161,8 @@ pub struct PanelSettings {
     pub chat: Option<crate::config::ChatConfig>,
     /// The bearer token for `/metrics` (without one: loopback clients only).
     pub metrics_token: Option<crate::config::Secret>,
+    /// How long a session found in the database is trusted from memory.
+    pub session_cache: Duration,
 }
 
 impl PanelSettings {
@@ -173,6 +178,14 @@ impl PanelSettings {
             fallback_department: config.routing.fallback_department.clone(),
             chat: config.chat.enabled.then(|| config.chat.clone()),
             metrics_token: config.web.metrics_token.clone(),
+            session_cache: Duration::from_secs(config.cluster.session_cache_seconds.unwrap_or(
+                // Several instances share PostgreSQL: a log-out anywhere counts at once.
+                if config.database_url().expose().starts_with("sqlite:") {
+                    5
+                } else {
+                    0
+                },
+            )),
         }
     }
 }
@@ -232,7 +245,7 @@ impl PanelState {
         let reads = reads::ReadLog::start(triage.store().clone());
         Self(Arc::new(Panel {
             reads,
-            sessions: auth::SessionCache::default(),
+            sessions: auth::SessionCache::new(settings.session_cache),
             suggestions: cases::SuggestionCache::default(),
             login_limiter: RateLimiter::new(
                 settings.login_attempts_per_client,

@@ -1,0 +1,399 @@
+//! Several instances sharing one database: each says it is alive, takes its fair share of
+//! the mailboxes (one reader per mailbox, by lease), gives mailboxes back when others
+//! join, takes over those of an instance that died, and keeps its knowledge index in step
+//! with the knowledge change log.
+//!
+//! With one instance (SQLite) the same code runs and simply holds every mailbox.
+
+use crate::config::ClusterConfig;
+use crate::routing::{Classifier, KnowledgeEntry};
+use crate::store::{KnowledgeRow, Lease, Renewal, Store, StoreError};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// This instance's place among those sharing the database.
+pub struct Cluster {
+    store: Store,
+    instance: String,
+    lease_seconds: i64,
+    mailboxes: usize,
+    held: AtomicUsize,
+    alive: AtomicI64,
+}
+
+/// How many of `mailboxes` one of `alive` instances should read: an even share, rounded up.
+pub fn fair_share(mailboxes: usize, alive: i64) -> usize {
+    let alive = usize::try_from(alive.max(1)).unwrap_or(1);
+    mailboxes.div_ceil(alive)
+}
+
+impl Cluster {
+    /// Joins the cluster with the configured mailbox count.
+    pub fn new(store: Store, config: &ClusterConfig, mailboxes: usize) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            instance: config.instance_name(),
+            lease_seconds: config.lease_seconds.max(3) as i64,
+            mailboxes,
+            held: AtomicUsize::new(0),
+            alive: AtomicI64::new(1),
+        })
+    }
+
+    /// This instance's name.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// How often leases are renewed and free mailboxes looked for.
+    pub fn renew_every(&self) -> Duration {
+        Duration::from_millis((self.lease_seconds as u64 * 1000 / 3).max(500))
+    }
+
+    /// Mailboxes this instance reads now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::SeqCst)
+    }
+
+    /// Instances seen alive at the last heartbeat.
+    pub fn alive(&self) -> i64 {
+        self.alive.load(Ordering::SeqCst)
+    }
+
+    fn share(&self) -> usize {
+        fair_share(self.mailboxes, self.alive())
+    }
+
+    /// Says this instance is alive and counts the others.
+    pub async fn heartbeat(&self) -> Result<(), StoreError> {
+        let alive = self
+            .store
+            .heartbeat(
+                &self.instance,
+                env!("CARGO_PKG_VERSION"),
+                self.lease_seconds,
+            )
+            .await?;
+        self.alive.store(alive, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// The heartbeat worker: at once, then every renewal period, until `shutdown`; then
+    /// says this instance has stopped.
+    pub async fn keep_alive(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            if let Err(e) = self.heartbeat().await {
+                tracing::warn!(error = %e, "heartbeat failed");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.renew_every()) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        if let Err(e) = self.store.instance_stopped(&self.instance).await {
+            tracing::warn!(error = %e, "could not sign off");
+        }
+    }
+
+    /// Reserves room for one more mailbox within this instance's share.
+    fn reserve(&self) -> bool {
+        let share = self.share();
+        self.held
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| {
+                (h < share).then_some(h + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives up room for one mailbox when this instance reads more than its share.
+    fn shed(&self) -> bool {
+        let share = self.share();
+        self.held
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| {
+                (h > share).then(|| h - 1)
+            })
+            .is_ok()
+    }
+
+    /// Waits until this instance holds the mailbox's lease; `None` at shutdown.
+    pub async fn wait_for_lease(
+        &self,
+        mailbox: &str,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<Lease> {
+        let mut reported = false;
+        while !*shutdown.borrow() {
+            if self.reserve() {
+                match self
+                    .store
+                    .acquire_lease(mailbox, &self.instance, self.lease_seconds)
+                    .await
+                {
+                    Ok(Some(lease)) => {
+                        tracing::info!(mailbox, fence = lease.fence, "mailbox lease taken");
+                        return Some(lease);
+                    }
+                    Ok(None) => {
+                        if !reported {
+                            tracing::info!(
+                                mailbox,
+                                "mailbox read by another instance; standing by"
+                            );
+                            reported = true;
+                        }
+                    }
+                    Err(e) => tracing::warn!(mailbox, error = %e, "cannot take mailbox lease"),
+                }
+                self.held.fetch_sub(1, Ordering::SeqCst);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.renew_every()) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        None
+    }
+
+    /// Runs `work` while holding `lease`: renews it every period, and tells `work` to
+    /// stop (through the receiver it gets) at shutdown, when the lease is lost, or when
+    /// this instance reads more than its share since others joined. Gives the lease back
+    /// when `work` is done, unless it was lost.
+    pub async fn hold<F, Fut>(
+        &self,
+        lease: Lease,
+        mut shutdown: watch::Receiver<bool>,
+        work: F,
+    ) -> Fut::Output
+    where
+        F: FnOnce(watch::Receiver<bool>) -> Fut,
+        Fut: std::future::Future,
+    {
+        let (stop, stopped) = watch::channel(false);
+        let work = work(stopped);
+        tokio::pin!(work);
+        let mut renewed = Instant::now();
+        let mut lost = false;
+        let mut shed = false;
+        let period = self.renew_every();
+        let mut next = tokio::time::Instant::now() + period;
+        let output = loop {
+            let stopping = *stop.borrow();
+            tokio::select! {
+                output = &mut work => break output,
+                changed = shutdown.changed(), if !stopping => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        let _ = stop.send(true);
+                    }
+                }
+                _ = tokio::time::sleep_until(next), if !lost => {
+                    next = tokio::time::Instant::now() + period;
+                    match self.store.renew_lease(&lease, self.lease_seconds).await {
+                        Ok(Renewal::Renewed) => {
+                            renewed = Instant::now();
+                            if !stopping && self.shed() {
+                                tracing::info!(mailbox = %lease.mailbox, "more instances now; giving this mailbox to another");
+                                shed = true;
+                                let _ = stop.send(true);
+                            }
+                        }
+                        Ok(Renewal::Lost) => {
+                            tracing::warn!(mailbox = %lease.mailbox, "mailbox lease lost to another instance");
+                            lost = true;
+                            let _ = stop.send(true);
+                        }
+                        Err(e) => {
+                            tracing::warn!(mailbox = %lease.mailbox, error = %e, "cannot renew mailbox lease");
+                            if renewed.elapsed().as_secs() as i64 >= self.lease_seconds {
+                                lost = true;
+                                let _ = stop.send(true);
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        if !shed {
+            self.held.fetch_sub(1, Ordering::SeqCst);
+        }
+        if !lost {
+            if let Err(e) = self.store.release_lease(&lease).await {
+                tracing::warn!(mailbox = %lease.mailbox, error = %e, "cannot give mailbox lease back");
+            }
+        }
+        output
+    }
+}
+
+/// What an index does about one entry the change log names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexChange {
+    /// The index holds it as stored already.
+    Nothing,
+    /// A person's decision taught it elsewhere: learn it here too.
+    Learn(KnowledgeEntry),
+    /// Written or edited: put it in place.
+    Update(KnowledgeEntry),
+    /// Retired, erased or gone: take it out.
+    Retire,
+}
+
+/// Decides what one logged change means for an index that holds `current`.
+pub fn index_change(
+    current: Option<&KnowledgeEntry>,
+    stored: Option<&KnowledgeRow>,
+) -> IndexChange {
+    match stored {
+        None => match current {
+            Some(_) => IndexChange::Retire,
+            None => IndexChange::Nothing,
+        },
+        Some(row) if row.retired => match current {
+            Some(_) => IndexChange::Retire,
+            None => IndexChange::Nothing,
+        },
+        Some(row) => match current {
+            Some(held) if *held == row.entry => IndexChange::Nothing,
+            None if row.origin == "staff" => IndexChange::Learn(row.entry.clone()),
+            _ => IndexChange::Update(row.entry.clone()),
+        },
+    }
+}
+
+/// Brings the index up to date with the change log after position `after`; returns the
+/// new position. One step of [`follow_knowledge`].
+pub async fn catch_up(
+    store: &Store,
+    classifier: &Arc<Classifier>,
+    mut after: i64,
+) -> Result<(i64, usize), anyhow::Error> {
+    let mut applied = 0;
+    loop {
+        let changes = store.knowledge_log_after(after, 500).await?;
+        let Some(&(last, _)) = changes.last() else {
+            return Ok((after, applied));
+        };
+        let mut ids: Vec<String> = changes.into_iter().map(|(_, id)| id).collect();
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            let stored = store.knowledge_row(&id).await?;
+            let current = classifier.index().entry(&id);
+            let change = index_change(current.as_deref(), stored.as_ref());
+            if change == IndexChange::Nothing {
+                continue;
+            }
+            let classifier = Arc::clone(classifier);
+            tokio::task::spawn_blocking(move || match change {
+                IndexChange::Learn(entry) => classifier.learn(entry).map(|_| ()),
+                IndexChange::Update(entry) => classifier.update_entry(entry).map(|_| ()),
+                IndexChange::Retire => {
+                    classifier.retire_entry(&id);
+                    Ok(())
+                }
+                IndexChange::Nothing => Ok(()),
+            })
+            .await??;
+            applied += 1;
+        }
+        after = last;
+    }
+}
+
+/// Keeps the index in step with the knowledge change log until `shutdown`, reading it
+/// every `every`, starting after position `after` (read before the index was built).
+pub async fn follow_knowledge(
+    store: Store,
+    classifier: Arc<Classifier>,
+    mut after: i64,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    while !*shutdown.borrow() {
+        match catch_up(&store, &classifier, after).await {
+            Ok((position, applied)) => {
+                if applied > 0 {
+                    tracing::info!(changes = applied, position, "knowledge index caught up");
+                }
+                after = position;
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the knowledge change log failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, text: &str) -> KnowledgeEntry {
+        KnowledgeEntry {
+            id: id.into(),
+            department: Some("bygg-miljo".into()),
+            subject: String::new(),
+            text: text.into(),
+            answer: String::new(),
+            confirmed: false,
+            approved: false,
+        }
+    }
+
+    fn row(e: KnowledgeEntry, origin: &str, retired: bool) -> KnowledgeRow {
+        KnowledgeRow {
+            entry: e,
+            origin: origin.into(),
+            created_at: 0,
+            review_by: None,
+            retired,
+            edited_at: None,
+            edited_by: None,
+        }
+    }
+
+    #[test]
+    fn mailboxes_are_shared_evenly_rounding_up() {
+        assert_eq!(fair_share(6, 1), 6);
+        assert_eq!(fair_share(6, 2), 3);
+        assert_eq!(fair_share(6, 4), 2);
+        assert_eq!(fair_share(1, 3), 1);
+        assert_eq!(fair_share(0, 3), 0);
+        assert_eq!(fair_share(5, 0), 5);
+    }
+
+    #[test]
+    fn a_logged_change_becomes_the_right_index_change() {
+        let a = entry("a", "bygglov");
+        let a2 = entry("a", "bygglov för altan");
+        assert_eq!(
+            index_change(Some(&a), Some(&row(a.clone(), "panel", false))),
+            IndexChange::Nothing
+        );
+        assert_eq!(
+            index_change(Some(&a), Some(&row(a2.clone(), "panel", false))),
+            IndexChange::Update(a2.clone())
+        );
+        assert_eq!(
+            index_change(None, Some(&row(a2.clone(), "staff", false))),
+            IndexChange::Learn(a2.clone())
+        );
+        assert_eq!(
+            index_change(None, Some(&row(a2.clone(), "panel", false))),
+            IndexChange::Update(a2.clone())
+        );
+        assert_eq!(
+            index_change(Some(&a), Some(&row(a.clone(), "staff", true))),
+            IndexChange::Retire
+        );
+        assert_eq!(index_change(Some(&a), None), IndexChange::Retire);
+        assert_eq!(index_change(None, None), IndexChange::Nothing);
+        assert_eq!(
+            index_change(None, Some(&row(a, "staff", true))),
+            IndexChange::Nothing
+        );
+    }
+}
