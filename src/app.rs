@@ -619,10 +619,16 @@ pub async fn build_tenants(
     let mut loaded = Vec::new();
     for tenant in &config.tenants {
         let own = Config::load(Some(&tenant.config), env.clone()).map_err(|problems| {
-            anyhow::anyhow!("tenant {}: configuration problems:\n{problems}", tenant.name)
+            anyhow::anyhow!(
+                "tenant {}: configuration problems:\n{problems}",
+                tenant.name
+            )
         })?;
         if !own.tenants.is_empty() {
-            anyhow::bail!("tenant {}: a tenant's file cannot name tenants", tenant.name);
+            anyhow::bail!(
+                "tenant {}: a tenant's file cannot name tenants",
+                tenant.name
+            );
         }
         let database = own.database_url().expose().to_owned();
         if let Some(other) = databases.insert(database, tenant.name.clone()) {
@@ -631,8 +637,7 @@ pub async fn build_tenants(
                 tenant.name
             );
         }
-        if let Some(other) = data_dirs.insert(own.storage.data_dir.clone(), tenant.name.clone())
-        {
+        if let Some(other) = data_dirs.insert(own.storage.data_dir.clone(), tenant.name.clone()) {
             anyhow::bail!(
                 "tenants {other} and {} share a data dir; each needs its own",
                 tenant.name

@@ -172,48 +172,57 @@ impl Cluster {
     {
         let (stop, stopped) = watch::channel(false);
         let work = work(stopped);
-        tokio::pin!(work);
-        let mut renewed = Instant::now();
-        let mut lost = false;
-        let mut shed = false;
-        let period = self.renew_every();
-        let mut next = tokio::time::Instant::now() + period;
-        let output = loop {
-            let stopping = *stop.borrow();
-            tokio::select! {
-                output = &mut work => break output,
-                changed = shutdown.changed(), if !stopping => {
-                    if changed.is_err() || *shutdown.borrow() {
-                        let _ = stop.send(true);
-                    }
-                }
-                _ = tokio::time::sleep_until(next), if !lost => {
-                    next = tokio::time::Instant::now() + period;
-                    match self.store.renew_lease(&lease, self.lease_seconds).await {
-                        Ok(Renewal::Renewed) => {
-                            renewed = Instant::now();
-                            if !stopping && self.shed() {
-                                tracing::info!(mailbox = %lease.mailbox, "more instances now; giving this mailbox to another");
-                                shed = true;
-                                let _ = stop.send(true);
-                            }
-                        }
-                        Ok(Renewal::Lost) => {
-                            tracing::warn!(mailbox = %lease.mailbox, "mailbox lease lost to another instance");
-                            lost = true;
+        let lost = std::sync::atomic::AtomicBool::new(false);
+        let shed = std::sync::atomic::AtomicBool::new(false);
+        // The keeper runs beside the work, never in turn with it: a renewal waits for the
+        // work's open intake transaction (which holds the lease row), so the work must go
+        // on being polled meanwhile.
+        let keeper = async {
+            let mut renewed = Instant::now();
+            let mut shutting_down = false;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.renew_every()) => {}
+                    changed = shutdown.changed(), if !shutting_down => {
+                        if changed.is_err() || *shutdown.borrow() {
+                            shutting_down = true;
                             let _ = stop.send(true);
                         }
-                        Err(e) => {
-                            tracing::warn!(mailbox = %lease.mailbox, error = %e, "cannot renew mailbox lease");
-                            if renewed.elapsed().as_secs() as i64 >= self.lease_seconds {
-                                lost = true;
-                                let _ = stop.send(true);
-                            }
+                        continue;
+                    }
+                }
+                if lost.load(Ordering::SeqCst) {
+                    continue;
+                }
+                match self.store.renew_lease(&lease, self.lease_seconds).await {
+                    Ok(Renewal::Renewed) => {
+                        renewed = Instant::now();
+                        if !*stop.borrow() && self.shed() {
+                            tracing::info!(mailbox = %lease.mailbox, "more instances now; giving this mailbox to another");
+                            shed.store(true, Ordering::SeqCst);
+                            let _ = stop.send(true);
+                        }
+                    }
+                    Ok(Renewal::Lost) => {
+                        tracing::warn!(mailbox = %lease.mailbox, "mailbox lease lost to another instance");
+                        lost.store(true, Ordering::SeqCst);
+                        let _ = stop.send(true);
+                    }
+                    Err(e) => {
+                        tracing::warn!(mailbox = %lease.mailbox, error = %e, "cannot renew mailbox lease");
+                        if renewed.elapsed().as_secs() as i64 >= self.lease_seconds {
+                            lost.store(true, Ordering::SeqCst);
+                            let _ = stop.send(true);
                         }
                     }
                 }
             }
         };
+        let output = tokio::select! {
+            output = work => output,
+            never = keeper => never,
+        };
+        let (lost, shed) = (lost.into_inner(), shed.into_inner());
         if !shed {
             self.held.fetch_sub(1, Ordering::SeqCst);
         }

@@ -21,6 +21,7 @@ mod stats;
 mod tenants;
 mod view;
 
+pub use auth::token_hash;
 pub use tenants::{request_host, serve_tenants, tenant_router, TenantPanel};
 
 pub use auth::{generate_password, hash_password, verify_password};

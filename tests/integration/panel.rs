@@ -204,7 +204,7 @@ fn set_cookie(response: &Response<Body>, name: &str) -> Option<String> {
         .map(|v| v.split(';').next().unwrap_or("").to_owned())
 }
 
-fn location(response: &Response<Body>) -> String {
+pub(crate) fn location(response: &Response<Body>) -> String {
     response
         .headers()
         .get(header::LOCATION)
@@ -212,7 +212,7 @@ fn location(response: &Response<Body>) -> String {
         .unwrap_or_default()
 }
 
-async fn text(response: Response<Body>) -> String {
+pub(crate) async fn text(response: Response<Body>) -> String {
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
@@ -228,7 +228,7 @@ fn form_token(html: &str) -> String {
 }
 
 /// A route's path with sample values for its parameters.
-fn sample_path(path: &str, case: CaseNumber) -> String {
+pub(crate) fn sample_path(path: &str, case: CaseNumber) -> String {
     path.replace("{number}", &case.to_string())
         .replace("{message}", "1")
         .replace("{index}", "0")

@@ -720,6 +720,8 @@ fn maildir_name(size: usize) -> String {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SinkMode {
     Accept,
+    /// Accepts everything, waiting this many seconds before answering each DATA (`-w`).
+    Slow(u32),
     RejectTemporarily,
     RejectPermanently,
 }
@@ -765,6 +767,12 @@ impl SmtpSink {
     /// recipient, any AUTH). Returns once it has sent its greeting.
     pub fn start() -> SmtpSink {
         SmtpSink::start_mode(SinkMode::Accept)
+    }
+
+    /// Starts smtp-sink accepting everything, but taking `seconds` before it answers each
+    /// DATA command (`-w`), so a client spends that long on every message.
+    pub fn start_slow(seconds: u32) -> SmtpSink {
+        SmtpSink::start_mode(SinkMode::Slow(seconds))
     }
 
     /// Starts smtp-sink that answers [`SOFT_REJECT_REPLY`] (4xx) to every RCPT TO (`-r RCPT`);
@@ -903,6 +911,9 @@ impl SmtpSink {
         command.args(["-u", "nobody"]);
         match self.mode {
             SinkMode::Accept => {}
+            SinkMode::Slow(seconds) => {
+                command.args(["-w", &seconds.to_string()]);
+            }
             SinkMode::RejectTemporarily => {
                 command.args(["-r", "RCPT", "-b", SOFT_REJECT_REPLY]);
             }
