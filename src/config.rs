@@ -1150,6 +1150,8 @@ mod tests {
             "[outbox]",
             "[web]",
             "[limits]",
+            "[cluster]",
+            "[[tenants]]",
         ] {
             assert!(text.contains(section), "{section}");
         }

@@ -27,13 +27,18 @@ pub(super) async fn outbox(
             "error": error, "created": super::view::local_time(entry.created_at),
         }));
     }
+    let leases = store.leases().await?;
     let mailboxes: Vec<_> = store
         .mailbox_statuses()
         .await?
         .into_iter()
         .map(|m| {
+            let reader = leases
+                .iter()
+                .find(|l| l.mailbox == m.mailbox && l.expires_in >= 0)
+                .map(|l| l.holder.clone());
             json!({
-                "mailbox": m.mailbox, "state": m.state,
+                "mailbox": m.mailbox, "state": m.state, "reader": reader,
                 "last_success": m.last_success_at.map(super::view::local_time),
                 "failing_since": m.failing_since.map(super::view::local_time),
                 "last_error": m.last_error,

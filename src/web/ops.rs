@@ -22,6 +22,14 @@ pub(super) async fn ready(State(state): State<PanelState>) -> Response {
     }
 }
 
+/// A value made safe for a Prometheus label (no quotes, backslashes or line breaks).
+fn label(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| *c != '"' && *c != '\\' && *c != '\n')
+        .collect()
+}
+
 /// Prometheus metrics.
 pub(super) async fn metrics(
     State(state): State<PanelState>,
@@ -80,11 +88,7 @@ pub(super) async fn metrics(
     let _ = writeln!(out, "# HELP brevduva_mailbox_connected Whether a mailbox's last attempt succeeded (1) or it is unreachable (0).");
     let _ = writeln!(out, "# TYPE brevduva_mailbox_connected gauge");
     for m in &mailboxes {
-        let name: String = m
-            .mailbox
-            .chars()
-            .filter(|c| *c != '"' && *c != '\\' && *c != '\n')
-            .collect();
+        let name = label(&m.mailbox);
         let _ = writeln!(
             out,
             "brevduva_mailbox_connected{{mailbox=\"{name}\"}} {}",
@@ -96,6 +100,17 @@ pub(super) async fn metrics(
                 "brevduva_mailbox_last_success_timestamp_seconds{{mailbox=\"{name}\"}} {at}"
             );
         }
+    }
+    let _ = writeln!(out, "# HELP brevduva_mailbox_lease_remaining_seconds Which instance reads each mailbox, and how long its lease has left (negative: ran out, waiting for another instance).");
+    let _ = writeln!(out, "# TYPE brevduva_mailbox_lease_remaining_seconds gauge");
+    for lease in store.leases().await? {
+        let _ = writeln!(
+            out,
+            "brevduva_mailbox_lease_remaining_seconds{{mailbox=\"{}\",instance=\"{}\"}} {}",
+            label(&lease.mailbox),
+            label(&lease.holder),
+            lease.expires_in
+        );
     }
     state.triage().metrics().render(&mut out);
     Ok((

@@ -316,6 +316,18 @@ fn three_instances_take_a_backlog_exactly_once_and_one_takes_over_from_a_killed_
         cases(&pool) >= BACKLOG as i64
     });
     let took = killed_at.elapsed();
+    // The metrics of a survivor say who reads what now.
+    let survivor = instances.iter().find(|i| i.name != victim).unwrap();
+    let (status, metrics) = http(survivor.port, "GET", "/metrics", &[], "").unwrap();
+    assert_eq!(status, 200);
+    let lease_lines: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("brevduva_mailbox_lease_remaining_seconds{"))
+        .collect();
+    assert_eq!(lease_lines.len(), FOLDERS.len(), "{metrics}");
+    assert!(lease_lines
+        .iter()
+        .all(|l| !l.contains(&format!("instance=\"{victim}\""))));
     // The mailboxes of the killed reader were taken over by the others.
     let (held_by_dead, holders_alive) = rt.block_on(async {
         let dead: i64 = sqlx::query_scalar(
