@@ -207,11 +207,8 @@ pub fn load_files(config: &Config) -> Result<LoadedFiles, Problems> {
 /// Everything `check-config` checks: configuration, rules, knowledge base and templates.
 pub fn check(config: &Config) -> Problems {
     let mut problems = load_files(config).err().unwrap_or_default();
-    let env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| !k.starts_with(crate::config::ENV_PREFIX))
-        .collect();
     for tenant in &config.tenants {
-        match Config::load(Some(&tenant.config), env.clone()) {
+        match Config::load(Some(&tenant.config), tenant_environment()) {
             Ok(own) => problems.0.extend(check(&own).0),
             Err(found) => problems.0.extend(found.0),
         }
@@ -605,20 +602,25 @@ pub async fn run_tenants(
     Ok(())
 }
 
+/// The environment a tenant's file is read with: secrets (`env:NAME`) yes, but not the
+/// `BREVDUVA__…` overrides, which are the installation's and would make every tenant alike.
+fn tenant_environment() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| !k.starts_with(crate::config::ENV_PREFIX))
+        .collect()
+}
+
 /// Loads and builds every tenant of a configuration. A tenant's file gets no environment
 /// overrides (those are the installation's), and no two tenants may share a database or
 /// a data dir.
 pub async fn build_tenants(
     config: &Config,
 ) -> anyhow::Result<Vec<(crate::config::TenantConfig, Arc<Application>)>> {
-    let env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| !k.starts_with(crate::config::ENV_PREFIX))
-        .collect();
     let mut databases = std::collections::HashMap::new();
     let mut data_dirs = std::collections::HashMap::new();
     let mut loaded = Vec::new();
     for tenant in &config.tenants {
-        let own = Config::load(Some(&tenant.config), env.clone()).map_err(|problems| {
+        let own = Config::load(Some(&tenant.config), tenant_environment()).map_err(|problems| {
             anyhow::anyhow!(
                 "tenant {}: configuration problems:\n{problems}",
                 tenant.name

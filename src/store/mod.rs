@@ -95,7 +95,8 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 4,
-                Backend::Postgres => 8,
+                // Room for every folder's batch and lease renewal, the outbox and the panel.
+                Backend::Postgres => 16,
             })
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(move |conn, _| {
