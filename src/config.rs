@@ -229,7 +229,8 @@ pub struct ImapAccountConfig {
     pub move_to: String,
     /// Messages fetched per round trip.
     pub batch_size: usize,
-    /// Seconds between checks when the server has no IDLE.
+    /// Seconds between checks when the server has no IDLE; with IDLE, the folder is
+    /// also checked this often in case a notification went missing.
     pub poll_seconds: u64,
     /// IDLE is renewed after this many seconds (servers drop it after 30 minutes).
     pub idle_renew_seconds: u64,

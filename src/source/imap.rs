@@ -309,6 +309,13 @@ async fn timed<F: std::future::Future>(f: F, what: &'static str) -> Result<F::Ou
         .map_err(|_| ImapError::Timeout(what))
 }
 
+/// How long one IDLE waits before the folder is checked anyway: a notification the
+/// server never sent (seen with mail dropped straight into a Maildir while the IDLE was
+/// being set up) then delays mail by at most `poll_seconds`, never by the whole IDLE term.
+fn idle_wait_seconds(config: &ImapAccountConfig) -> u64 {
+    config.idle_renew_seconds.min(config.poll_seconds).max(1)
+}
+
 /// Exponential backoff with jitter: 1 s doubling up to 5 minutes.
 pub fn backoff(attempt: u32) -> Duration {
     let base = 1000u64.saturating_mul(1 << attempt.min(9)).min(300_000);
@@ -428,7 +435,7 @@ async fn run_connection(
             timed(handle.init(), "idle").await??;
             let response = {
                 let (wait, interrupt) =
-                    handle.wait_with_timeout(Duration::from_secs(config.idle_renew_seconds));
+                    handle.wait_with_timeout(Duration::from_secs(idle_wait_seconds(config)));
                 tokio::pin!(wait);
                 let mut interrupt = Some(interrupt);
                 tokio::select! {
