@@ -246,14 +246,16 @@ impl Triage {
     ) -> Result<Vec<Outcome>, TriageError> {
         let taken = self.take_in_all(raws).await?;
         let mut batch = self.store.begin_intake().await?;
+        let mut outcomes = Vec::with_capacity(taken.len());
+        for item in taken {
+            outcomes.push(self.record(&mut batch, item, source).await?);
+        }
+        // The fence is checked last, so the lease row is locked only for the commit (a
+        // renewal waits for the lock).
         if let Some(lease) = lease {
             if !batch.hold_lease(lease).await? {
                 return Err(TriageError::LeaseLost);
             }
-        }
-        let mut outcomes = Vec::with_capacity(taken.len());
-        for item in taken {
-            outcomes.push(self.record(&mut batch, item, source).await?);
         }
         batch.commit().await?;
         if outcomes
