@@ -137,9 +137,10 @@ impl Drop for Instance {
     }
 }
 
+/// SIGTERM through the shell's own `kill` (no extra package needed).
 fn sigterm(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+    let _ = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}")])
         .status();
 }
 
