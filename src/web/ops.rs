@@ -30,6 +30,12 @@ fn label(value: &str) -> String {
         .collect()
 }
 
+/// The HELP and TYPE lines that open a gauge family.
+fn family(out: &mut String, name: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+}
+
 /// Prometheus metrics.
 pub(super) async fn metrics(
     State(state): State<PanelState>,
@@ -52,31 +58,31 @@ pub(super) async fn metrics(
     let mailboxes = store.mailbox_statuses().await?;
     let now = crate::store::now();
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# HELP brevduva_cases_waiting_for_triage Cases waiting for a person at Kontaktcenter."
+    family(
+        &mut out,
+        "brevduva_cases_waiting_for_triage",
+        "Cases waiting for a person at Kontaktcenter.",
     );
-    let _ = writeln!(out, "# TYPE brevduva_cases_waiting_for_triage gauge");
     let _ = writeln!(
         out,
         "brevduva_cases_waiting_for_triage {}",
         snapshot.triage_waiting
     );
-    let _ = writeln!(
-        out,
-        "# HELP brevduva_oldest_triage_age_seconds Age of the oldest case waiting for triage."
+    family(
+        &mut out,
+        "brevduva_oldest_triage_age_seconds",
+        "Age of the oldest case waiting for triage.",
     );
-    let _ = writeln!(out, "# TYPE brevduva_oldest_triage_age_seconds gauge");
     let _ = writeln!(
         out,
         "brevduva_oldest_triage_age_seconds {}",
         snapshot.oldest_triage_at.map_or(0, |at| (now - at).max(0))
     );
-    let _ = writeln!(
-        out,
-        "# HELP brevduva_outbox_entries Outgoing mail by state."
+    family(
+        &mut out,
+        "brevduva_outbox_entries",
+        "Outgoing mail by state.",
     );
-    let _ = writeln!(out, "# TYPE brevduva_outbox_entries gauge");
     for status in ["pending", "sent", "dead", "discarded"] {
         let n = snapshot
             .outbox
@@ -85,24 +91,39 @@ pub(super) async fn metrics(
             .map_or(0, |(_, n)| *n);
         let _ = writeln!(out, "brevduva_outbox_entries{{state=\"{status}\"}} {n}");
     }
-    let _ = writeln!(out, "# HELP brevduva_mailbox_connected Whether a mailbox's last attempt succeeded (1) or it is unreachable (0).");
-    let _ = writeln!(out, "# TYPE brevduva_mailbox_connected gauge");
+    // Each family's lines stay together, as the text format requires.
+    family(
+        &mut out,
+        "brevduva_mailbox_connected",
+        "Whether a mailbox's last attempt succeeded (1) or it is unreachable (0).",
+    );
     for m in &mailboxes {
-        let name = label(&m.mailbox);
         let _ = writeln!(
             out,
-            "brevduva_mailbox_connected{{mailbox=\"{name}\"}} {}",
+            "brevduva_mailbox_connected{{mailbox=\"{}\"}} {}",
+            label(&m.mailbox),
             u8::from(m.state == "connected")
         );
+    }
+    family(
+        &mut out,
+        "brevduva_mailbox_last_success_timestamp_seconds",
+        "When a mailbox was last read successfully (unix seconds).",
+    );
+    for m in &mailboxes {
         if let Some(at) = m.last_success_at {
             let _ = writeln!(
                 out,
-                "brevduva_mailbox_last_success_timestamp_seconds{{mailbox=\"{name}\"}} {at}"
+                "brevduva_mailbox_last_success_timestamp_seconds{{mailbox=\"{}\"}} {at}",
+                label(&m.mailbox)
             );
         }
     }
-    let _ = writeln!(out, "# HELP brevduva_mailbox_lease_remaining_seconds Which instance reads each mailbox, and how long its lease has left (negative: ran out, waiting for another instance).");
-    let _ = writeln!(out, "# TYPE brevduva_mailbox_lease_remaining_seconds gauge");
+    family(
+        &mut out,
+        "brevduva_mailbox_lease_remaining_seconds",
+        "Which instance reads each mailbox, and how long its lease has left (negative: ran out, waiting for another instance).",
+    );
     for lease in store.leases().await? {
         let _ = writeln!(
             out,

@@ -1026,6 +1026,10 @@ async fn every_action_does_what_it_says_on_postgres() {
 #[tokio::test]
 async fn operations_read_readiness_and_metrics_without_personal_data() {
     let panel = Panel::new(None, None).await;
+    // Two mailboxes read once, so the per-mailbox families have several lines.
+    for mailbox in ["kc/INBOX", "kc/Arkiv"] {
+        panel.app.store().mailbox_succeeded(mailbox).await.unwrap();
+    }
     let metrics = |from: [u8; 4], token: Option<&str>| {
         let mut r = Request::get("/metrics");
         if let Some(t) = token {
@@ -1056,6 +1060,27 @@ async fn operations_read_readiness_and_metrics_without_personal_data() {
         assert!(body.contains(line), "{line} missing from:\n{body}");
     }
     assert!(body.contains("brevduva_oldest_triage_age_seconds "));
+    // Prometheus' text format: every family's lines form one group.
+    let mut finished: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for line in body
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let name = line.split(['{', ' ']).next().unwrap();
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .unwrap_or(name)
+            .to_owned();
+        if family != current {
+            assert!(
+                !finished.contains(&family),
+                "{family} split into two groups:\n{body}"
+            );
+            finished.push(std::mem::replace(&mut current, family));
+        }
+    }
     for personal in ["@example.se", "Svensson", "altan"] {
         assert!(!body.contains(personal), "{personal} in the metrics");
     }
