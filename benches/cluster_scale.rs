@@ -82,6 +82,8 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[path = "support/panel_client.rs"]
+mod panel_client;
 #[path = "../tests/integration/servers.rs"]
 mod servers;
 #[path = "support/wrk.rs"]
@@ -92,38 +94,24 @@ use brevduva::config::{Config, Secret};
 use brevduva::domain::{CaseNumber, Role};
 use brevduva::store::{NewUser, QueueFilter};
 use brevduva::web::{PanelSettings, PanelState};
+use panel_client::{env_or, get, hex, load_wrk, target_dir, timed, CONNECTIONS, THREADS};
 use servers::{Dovecot, SmtpSink};
 use sha2::Digest;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use wrk::{median, Run};
 
-const CONNECTIONS: u32 = 50;
-const THREADS: u32 = 2;
 const BATCH: usize = 250;
 const MAILBOXES: usize = 6;
 const BENCH_DB: &str = "brevduva_bench";
 /// Three years, in seconds.
 const SPAN: i64 = 3 * 365 * 86_400;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
 
 fn now_unix() -> i64 {
     std::time::SystemTime::now()
@@ -764,64 +752,6 @@ async fn seed(pg: &Postgres, cases: i64, mails: usize) -> serde_json::Value {
 // ---------------------------------------------------------------------------------------
 // Part A: measuring
 // ---------------------------------------------------------------------------------------
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// One plain HTTP/1.1 GET: status and the whole response (status 0 if nothing listens).
-fn get(port: u16, path: &str, cookie: &str) -> (u16, String) {
-    let mut s = match std::net::TcpStream::connect(("127.0.0.1", port)) {
-        Ok(s) => s,
-        Err(e) => return (0, format!("connect: {e}")),
-    };
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, text)
-}
-
-fn load_wrk(url: &str, cookie: &str, script: Option<&Path>, seconds: u64) -> Run {
-    let headers = [format!("Cookie: {cookie}")];
-    wrk::run(
-        url,
-        &wrk::Load {
-            connections: CONNECTIONS,
-            threads: THREADS,
-            seconds,
-            script,
-            env: &[],
-            headers: &headers,
-        },
-    )
-}
-
-/// Times an async call `n` times in a row: p50 and p99 in ms.
-async fn timed<F, Fut>(n: usize, mut f: F) -> (f64, f64)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let mut v = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        f().await;
-        v.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    v.sort_by(f64::total_cmp);
-    (v[n / 2], v[(n * 99 / 100).min(n - 1)])
-}
 
 /// `EXPLAIN (ANALYZE, BUFFERS)` of a query, as lines.
 async fn explain(pool: &PgPool, sql: &str) -> Vec<String> {

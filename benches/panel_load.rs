@@ -30,9 +30,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "support/openloop.rs"]
 mod openloop;
+#[path = "support/panel_client.rs"]
+mod panel_client;
 #[path = "support/wrk.rs"]
 mod wrk;
 
+use panel_client::{env_or, get, hex, load_wrk, target_dir, timed, CONNECTIONS, THREADS};
 use wrk::{median, Run};
 
 use brevduva::app::Application;
@@ -42,22 +45,13 @@ use brevduva::store::{NewUser, QueueFilter};
 use brevduva::web::{PanelSettings, PanelState};
 use sha2::Digest;
 use sqlx::Row;
-use std::io::{Read, Write};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const TARGET_P99_MS: f64 = 20.0;
 const BATCH: usize = 250;
-const CONNECTIONS: u32 = 50;
-const THREADS: u32 = 2;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 // ---------------------------------------------------------------------------------------
 // Mail generation
@@ -361,62 +355,6 @@ fn resident_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// One plain HTTP/1.1 GET: status and body.
-fn get(port: u16, path: &str, cookie: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).expect("read response");
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, text)
-}
-
-/// wrk with the panel's load: 50 connections, 2 threads, the session cookie.
-fn wrk(url: &str, cookie: &str, script: Option<&Path>, seconds: u64) -> Run {
-    let headers = [format!("Cookie: {cookie}")];
-    wrk::run(
-        url,
-        &wrk::Load {
-            connections: CONNECTIONS,
-            threads: THREADS,
-            seconds,
-            script,
-            env: &[],
-            headers: &headers,
-        },
-    )
-}
-
-/// Times an async call `n` times in a row: p50 and p99 in ms.
-async fn timed<F, Fut>(n: usize, mut f: F) -> (f64, f64)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let mut v = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        f().await;
-        v.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    v.sort_by(f64::total_cmp);
-    (v[n / 2], v[(n * 99 / 100).min(n - 1)])
-}
-
 /// The store calls behind the pages, one at a time with no other load (p50 / p99 ms),
 /// and the queue query's plan.
 fn diagnose(
@@ -497,12 +435,6 @@ fn one_client(targets: &[(&str, String, Option<&Path>)], cookie: &str) {
             r.p50_ms, r.p99_ms, r.max_ms, r.rps
         );
     }
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
 }
 
 fn main() {
@@ -686,7 +618,7 @@ fn main() {
             std::process::id()
         );
         for run in 0..runs {
-            let r = wrk(url, &cookie, *script, seconds);
+            let r = load_wrk(url, &cookie, *script, seconds);
             println!(
                 "run {run}: {name:<10} p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.1} ms  {:>8.0} req/s",
                 r.p50_ms, r.p99_ms, r.max_ms, r.rps
@@ -705,7 +637,7 @@ fn main() {
     println!("load average before: {}", load());
     println!("warming up ...");
     for (_, url, script) in &targets {
-        wrk(url, &cookie, *script, 3);
+        load_wrk(url, &cookie, *script, 3);
     }
     let rss_before_load_mib = resident_kib("VmRSS:") / 1024;
     let mut results: Vec<Vec<Run>> = vec![Vec::new(); targets.len()];
@@ -714,7 +646,7 @@ fn main() {
     );
     for run in 0..runs {
         for (i, (name, url, script)) in targets.iter().enumerate() {
-            let r = wrk(url, &cookie, *script, seconds);
+            let r = load_wrk(url, &cookie, *script, seconds);
             println!(
                 "run {run}: {name:<10} p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.1} ms  {:>8.0} req/s  ({} requests)",
                 r.p50_ms, r.p99_ms, r.max_ms, r.rps, r.requests
