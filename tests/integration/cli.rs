@@ -12,6 +12,15 @@ fn brevduva(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Fails the test with the command's error output unless it succeeded.
+fn assert_succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn last_json_line(out: &std::process::Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap_or_default();
@@ -68,11 +77,7 @@ fn a_broken_rules_file_names_file_and_line_and_starts_nothing() {
 #[test]
 fn the_shipped_defaults_pass_check_config() {
     let out = brevduva(&["check-config"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/brevduva.example.toml");
     assert!(brevduva(&["check-config", "--config", example])
         .status
@@ -84,11 +89,7 @@ fn the_demo_triages_the_sample_mails_and_writes_forwards_and_acknowledgements() 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
     let out = brevduva(&["demo", "--once", "--data-dir", data.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let rows = stdout.lines().filter(|l| l.starts_with("KC-")).count();
     assert!(rows >= 30, "{stdout}");
@@ -124,11 +125,7 @@ fn import_prints_its_counts_as_a_json_last_line() {
     let dir = tempfile::tempdir().unwrap();
     let mails = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/mails");
     let out = brevduva(&["import", "--data-dir", dir.path().to_str().unwrap(), mails]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let json = last_json_line(&out);
     assert_eq!(json["files"], 36);
     assert_eq!(json["messages"], 36);
@@ -148,11 +145,7 @@ fn eval_prints_every_figure_in_its_json_last_line() {
         "--test",
         set.join("test.jsonl").to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let json = last_json_line(&out);
     for key in [
         "n",
@@ -213,11 +206,7 @@ async fn user_add_creates_accounts_with_argon2id_and_refuses_bad_ones() {
         ],
         "ett långt lösenord\n",
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     // A generated password is printed once.
     let out = brevduva(&[
         "user",
@@ -230,11 +219,7 @@ async fn user_add_creates_accounts_with_argon2id_and_refuses_bad_ones() {
         "--data-dir",
         data,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let password = stdout.rsplit(' ').next().unwrap().trim();
     assert_eq!(password.len(), 20, "{stdout}");
@@ -356,11 +341,7 @@ async fn backup_while_running_and_restore_put_the_database_back() {
         "--data-dir",
         data.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     for i in 3..5 {
         app.triage
             .process(helpers::citizen_mail(i), "test")
@@ -416,11 +397,7 @@ async fn backup_while_running_and_restore_put_the_database_back() {
         "--data-dir",
         data.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let app = helpers::app(&data, None).await;
     assert_eq!(app.store().counts().await.unwrap().cases, 3);
     let kept = std::fs::read_dir(&data)
