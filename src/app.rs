@@ -232,6 +232,8 @@ pub struct Application {
     pub cluster: Arc<Cluster>,
     /// The knowledge change log's position the index was built at.
     pub knowledge_position: i64,
+    /// The rule edits the rules in use were built from.
+    pub rules_version: crate::store::RuleEditsVersion,
 }
 
 impl Application {
@@ -261,6 +263,22 @@ impl Application {
         let store = Store::connect(config.database_url().expose())
             .await
             .context("opening the database")?;
+        // Rules edited in the panel take the place of their departments' files.
+        let rules_version = store.rule_edits_version().await?;
+        let rules = if store.current_rule_edits().await?.is_empty() {
+            rules
+        } else {
+            let (rules, left_out) = crate::cluster::rules_in_use(
+                &store,
+                config.routing.rules_dir.as_deref(),
+                &config.routing.fallback_department,
+            )
+            .await?;
+            for department in &left_out {
+                tracing::error!(%department, "a rule edit from the panel no longer fits the rule files; the file's rules apply");
+            }
+            rules
+        };
         let departments: Vec<_> = rules.departments().cloned().collect();
         store.sync_departments(&departments).await?;
         let origin = if config.routing.knowledge_dir.is_some() {
@@ -354,6 +372,7 @@ impl Application {
             imap_accounts,
             cluster,
             knowledge_position,
+            rules_version,
         })
     }
 
@@ -395,7 +414,7 @@ impl Application {
     }
 
     /// Starts the Maildir and IMAP readers, the outbox worker, housekeeping, the
-    /// heartbeat and the knowledge follower; they run until `shutdown` turns true.
+    /// heartbeat and the knowledge and rule followers; they run until `shutdown` turns true.
     pub async fn start_workers(
         self: Arc<Self>,
         shutdown: watch::Receiver<bool>,
@@ -442,6 +461,20 @@ impl Application {
                 app.store().clone(),
                 Arc::clone(app.triage.classifier()),
                 app.knowledge_position,
+                Duration::from_millis(app.config.cluster.index_poll_ms),
+                shutdown.clone(),
+            )
+            .in_current_span(),
+        );
+        let rule_follower = tokio::spawn(
+            crate::cluster::follow_rules(
+                app.store().clone(),
+                Arc::clone(app.triage.classifier()),
+                crate::cluster::RuleSource {
+                    rules_dir: app.config.routing.rules_dir.clone(),
+                    fallback: app.config.routing.fallback_department.clone(),
+                },
+                app.rules_version,
                 Duration::from_millis(app.config.cluster.index_poll_ms),
                 shutdown.clone(),
             )
@@ -541,7 +574,14 @@ impl Application {
                 .in_current_span(),
             )
         };
-        let mut handles = vec![intake, delivery, housekeeping, follower, heartbeat];
+        let mut handles = vec![
+            intake,
+            delivery,
+            housekeeping,
+            follower,
+            rule_follower,
+            heartbeat,
+        ];
         handles.extend(folders);
         Ok(Workers(handles))
     }

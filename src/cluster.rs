@@ -1,13 +1,15 @@
 //! Several instances sharing one database: each says it is alive, takes its fair share of
 //! the mailboxes (one reader per mailbox, by lease), gives mailboxes back when others
 //! join, takes over those of an instance that died, and keeps its knowledge index in step
-//! with the knowledge change log.
+//! with the knowledge change log and its routing rules in step with the rules edited in
+//! the panel.
 //!
 //! With one instance (SQLite) the same code runs and simply holds every mailbox.
 
 use crate::config::ClusterConfig;
-use crate::routing::{Classifier, KnowledgeEntry};
-use crate::store::{KnowledgeRow, Lease, Renewal, Store, StoreError};
+use crate::routing::{edits, Classifier, KnowledgeEntry, RoutingRules};
+use crate::store::{KnowledgeRow, Lease, Renewal, RuleEditsVersion, Store, StoreError};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -328,6 +330,83 @@ pub async fn follow_knowledge(
                 after = position;
             }
             Err(e) => tracing::warn!(error = %e, "reading the knowledge change log failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// The routing rules in use: the configured or embedded files with the rules edited in the
+/// panel in their departments' place. Edits that no longer fit the files (they changed
+/// since, or the department is gone) are left out and their departments returned; the
+/// files' rules apply there.
+pub async fn rules_in_use(
+    store: &Store,
+    rules_dir: Option<&Path>,
+    fallback: &str,
+) -> anyhow::Result<(RoutingRules, Vec<String>)> {
+    let base = crate::defaults::rule_files(rules_dir)?;
+    let stored = store.current_rule_edits().await?;
+    let stored: Vec<(&str, &str)> = stored
+        .iter()
+        .map(|e| (e.department.as_str(), e.source.as_str()))
+        .collect();
+    let (rules, left_out) = edits::effective(&base, &stored, fallback)
+        .map_err(|problems| anyhow::anyhow!("routing rules:\n{}", problems.join("\n")))?;
+    Ok((rules, left_out.into_iter().map(str::to_owned).collect()))
+}
+
+/// Where the rules come from, for [`follow_rules`].
+#[derive(Debug, Clone)]
+pub struct RuleSource {
+    /// `routing.rules_dir` (None: the embedded files).
+    pub rules_dir: Option<PathBuf>,
+    /// `routing.fallback_department`.
+    pub fallback: String,
+}
+
+/// Puts the rules edited in the panel in use when the stored edits changed since `seen`;
+/// returns what it has seen now. One step of [`follow_rules`].
+pub async fn refresh_rules(
+    store: &Store,
+    classifier: &Classifier,
+    source: &RuleSource,
+    seen: RuleEditsVersion,
+) -> anyhow::Result<RuleEditsVersion> {
+    let now = store.rule_edits_version().await?;
+    if now == seen {
+        return Ok(seen);
+    }
+    let (rules, left_out) =
+        rules_in_use(store, source.rules_dir.as_deref(), &source.fallback).await?;
+    for department in &left_out {
+        tracing::error!(%department, "a rule edit from the panel no longer fits the rule files; the file's rules apply");
+    }
+    match classifier.replace_rules(rules) {
+        Ok(()) => tracing::info!("routing rules reloaded after an edit in the panel"),
+        // Only a restart can help; say so once, not at every look.
+        Err(problem) => tracing::error!(%problem, "edited routing rules not put in use"),
+    }
+    Ok(now)
+}
+
+/// Keeps the rules in step with those edited in the panel (on any instance) until
+/// `shutdown`, looking every `every`, starting from `seen` (read before the rules in use
+/// were loaded).
+pub async fn follow_rules(
+    store: Store,
+    classifier: Arc<Classifier>,
+    source: RuleSource,
+    mut seen: RuleEditsVersion,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    while !*shutdown.borrow() {
+        match refresh_rules(&store, &classifier, &source, seen).await {
+            Ok(now) => seen = now,
+            Err(e) => tracing::warn!(error = %e, "reloading the routing rules failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

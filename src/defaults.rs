@@ -25,6 +25,15 @@ pub fn routing_rules() -> Vec<(PathBuf, String)> {
     as_text(files::ROUTING_RULES)
 }
 
+/// The rule files in use before the panel's edits: those of the configured folder, or the
+/// embedded ones.
+pub fn rule_files(dir: Option<&std::path::Path>) -> std::io::Result<Vec<(PathBuf, String)>> {
+    match dir {
+        Some(dir) => read_folder(dir, "toml"),
+        None => Ok(routing_rules()),
+    }
+}
+
 /// Knowledge base files, `(index/<name>.jsonl, text)`.
 pub fn knowledge_base() -> Vec<(PathBuf, String)> {
     as_text(files::KNOWLEDGE_BASE)

@@ -401,12 +401,7 @@ impl Classifier {
     /// Puts reloaded rules in use. The departments must be the same ones (the model knows
     /// them); a new or removed department needs a restart.
     pub fn replace_rules(&self, rules: RoutingRules) -> Result<(), String> {
-        let ids = |r: &RoutingRules| {
-            r.departments()
-                .map(|d| d.id.to_string())
-                .collect::<Vec<_>>()
-        };
-        if ids(&rules) != ids(&self.rules()) {
+        if !rules.same_departments(&self.rules()) {
             return Err("departments were added or removed: restart Brevduva to use them".into());
         }
         *self.rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rules);

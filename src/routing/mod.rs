@@ -4,6 +4,7 @@
 pub mod analysis;
 mod calibration;
 mod classifier;
+pub mod edits;
 pub mod knowledge;
 mod language;
 mod model;

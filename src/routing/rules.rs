@@ -304,6 +304,14 @@ impl RoutingRules {
         self.departments.iter().map(|d| &d.department)
     }
 
+    /// Whether both define the same departments (a classifier's model knows its
+    /// departments; others need a restart).
+    pub fn same_departments(&self, other: &RoutingRules) -> bool {
+        self.departments()
+            .map(|d| d.id.as_str())
+            .eq(other.departments().map(|d| d.id.as_str()))
+    }
+
     /// One department by id.
     pub fn department(&self, id: &str) -> Option<&Department> {
         self.departments().find(|d| d.id.as_str() == id)

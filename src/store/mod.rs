@@ -15,6 +15,7 @@ mod knowledge;
 mod mailboxes;
 mod outbox;
 mod privacy;
+mod rules;
 mod stats;
 
 pub use accounts::{Account, NewUser, SessionRecord};
@@ -31,6 +32,7 @@ pub use knowledge::{apply_knowledge_changes, KnowledgeFilter, KnowledgeRow};
 pub use mailboxes::{Checkpoint, MailboxStatus, OperationsSnapshot};
 pub use outbox::{DueOutbox, NewOutboxEntry, OutboxEntry};
 pub use privacy::{AuditRow, PersonCase, ReadRecord};
+pub use rules::{RuleEdit, RuleEditsVersion, RuleVersion};
 pub use stats::{CaseStatRow, DecisionCounts, EnquiryStats, PanelStats, WeekRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

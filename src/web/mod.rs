@@ -89,6 +89,9 @@ pub enum PanelError {
     /// The knowledge index failed.
     #[error(transparent)]
     Knowledge(#[from] crate::routing::KnowledgeError),
+    /// The routing rules in use could not be read or put in use.
+    #[error("routing rules: {0}")]
+    Rules(String),
 }
 
 impl IntoResponse for PanelError {
@@ -154,7 +157,8 @@ pub struct PanelSettings {
     pub lockout_seconds: i64,
     /// Log-in attempts per client address per 10 minutes.
     pub login_attempts_per_client: u32,
-    /// Where rule files are edited; `None` when the embedded rules are in use.
+    /// The folder of rule files; `None` when the embedded ones are in use. Edits made in
+    /// the panel are kept in the database and take the place of their departments' files.
     pub rules_dir: Option<PathBuf>,
     /// The department that handles what needs a person.
     pub fallback_department: String,
@@ -436,6 +440,7 @@ const DONE: &[&str] = &[
     "done_retry",
     "done_discard",
     "done_rules_saved",
+    "done_rules_reverted",
     "done_hold",
 ];
 /// See [`DONE`] (`error=empty_reply` shows `err_empty_reply`).
@@ -598,6 +603,12 @@ pub fn panel_routes() -> Vec<PanelRoute> {
             GET_POST,
             Session,
             get(rules::rule_file).post(rules::save_rule_file),
+        ),
+        route(
+            "/rules/{department}/revert",
+            POST,
+            Session,
+            post(rules::revert_rule_file),
         ),
         route("/outbox", GET, Session, get(operations::outbox)),
         route("/outbox/{id}/retry", POST, Session, post(operations::retry)),

@@ -3,15 +3,17 @@
 //! reload for admins.
 
 use super::auth::Staff;
+use super::view::local_time;
 use super::{see_other, Lang, Notice, PageContext, PanelError, PanelState};
 use crate::domain::EmailAddress;
-use crate::routing::{Enquiry, RoutingRules};
+use crate::routing::edits::{self, RuleFile};
+use crate::routing::Enquiry;
+use crate::store::RuleEdit;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
-use std::path::PathBuf;
 
 #[derive(Deserialize, Default)]
 pub(super) struct TestParams {
@@ -72,28 +74,58 @@ pub(super) async fn overview(
         &ctx,
         json!({
             "departments": departments, "result": result, "test_text": text,
-            "test_recipient": recipient, "may_edit": may_edit(&state, &staff),
+            "test_recipient": recipient, "may_edit": may_edit(&staff),
         }),
     )
 }
 
-fn may_edit(state: &PanelState, staff: &Staff) -> bool {
-    staff.member.may_administer() && state.settings().rules_dir.is_some()
+fn may_edit(staff: &Staff) -> bool {
+    staff.member.may_administer()
 }
 
-/// The rule files in use, as (path, text): the configured folder or the embedded ones.
-fn rule_files(state: &PanelState) -> Result<Vec<(PathBuf, String)>, PanelError> {
-    Ok(match &state.settings().rules_dir {
-        Some(dir) => crate::defaults::read_folder(dir, "toml")?,
-        None => crate::defaults::routing_rules(),
+/// A department's rule file as in use, and what the panel knows about it.
+struct FileInUse {
+    file: RuleFile,
+    /// The edit in the panel that takes the place of the file, if any.
+    edit: Option<RuleEdit>,
+    /// Whether that edit no longer fits the files and the file's rules apply instead.
+    left_out: bool,
+}
+
+/// The department's file from the configured folder or the embedded ones, with the text
+/// edited in the panel in its place when there is one.
+async fn file_in_use(state: &PanelState, department: &str) -> Result<FileInUse, PanelError> {
+    let settings = state.settings();
+    let mut files = crate::defaults::rule_files(settings.rules_dir.as_deref())?;
+    let i = edits::file_of(&files, department).ok_or(PanelError::NotFound)?;
+    let edit = state
+        .store()
+        .current_rule_edits()
+        .await?
+        .into_iter()
+        .find(|e| e.department == department);
+    let left_out = match &edit {
+        None => false,
+        Some(edit) => {
+            let (_, left_out) = crate::cluster::rules_in_use(
+                state.store(),
+                settings.rules_dir.as_deref(),
+                &settings.fallback_department,
+            )
+            .await
+            .map_err(|e| PanelError::Rules(e.to_string()))?;
+            let left_out = left_out.iter().any(|d| d == department);
+            if !left_out {
+                files[i].1 = edit.source.clone();
+            }
+            left_out
+        }
+    };
+    Ok(FileInUse {
+        file: files.swap_remove(i),
+        edit,
+        left_out,
     })
-}
-
-/// The file of a department: named by its id (`bygg-miljo.toml`).
-fn file_of(files: &[(PathBuf, String)], department: &str) -> Option<usize> {
-    files
-        .iter()
-        .position(|(p, _)| p.file_stem().and_then(|s| s.to_str()) == Some(department))
 }
 
 /// One department's rule file.
@@ -107,35 +139,51 @@ pub(super) async fn rule_file(
     staff.must_triage()?;
     let rules = state.triage().classifier().rules();
     let d = rules.department(&department).ok_or(PanelError::NotFound)?;
-    let files = rule_files(&state)?;
-    let i = file_of(&files, &department).ok_or(PanelError::NotFound)?;
-    render_file(&state, &staff, language, notice, d, &files[i], &[])
+    let in_use = file_in_use(&state, &department).await?;
+    render_file(&state, &staff, language, notice, d, &in_use, None, &[]).await
 }
 
-fn render_file(
+#[allow(clippy::too_many_arguments)]
+async fn render_file(
     state: &PanelState,
     staff: &Staff,
     language: super::PanelLanguage,
     notice: Notice,
     department: &crate::routing::Department,
-    (path, source): &(PathBuf, String),
+    in_use: &FileInUse,
+    // The text a person sent that was not saved (shown again with its problems).
+    refused: Option<&str>,
     problems: &[String],
 ) -> Result<Response, PanelError> {
-    let edit_note = if state.settings().rules_dir.is_none() {
-        state.word(language, "rules_read_only")
-    } else {
-        state.word(language, "rules_admin_only")
-    };
+    let (path, source) = &in_use.file;
+    let history: Vec<_> = state
+        .store()
+        .rule_history(department.id.as_str(), 10)
+        .await?
+        .into_iter()
+        .map(|v| {
+            json!({
+                "edited_by": v.edited_by,
+                "edited_at": local_time(v.edited_at),
+                "reverted": v.reverted,
+            })
+        })
+        .collect();
     let ctx = PageContext::new(language, staff, "rules_title", "rules", notice);
     state.page(
         "rule_file.html",
         &ctx,
         json!({
             "department": { "id": department.id.as_str(), "name": department.name },
-            "source": source,
+            "source": refused.unwrap_or(source),
             "file_name": path.file_name().and_then(|n| n.to_str()).unwrap_or(""),
-            "may_edit": may_edit(state, staff),
-            "edit_note": edit_note,
+            "edit": in_use.edit.as_ref().map(|e| json!({
+                "edited_by": e.edited_by,
+                "edited_at": local_time(e.edited_at),
+            })),
+            "left_out": in_use.left_out,
+            "history": history,
+            "may_edit": may_edit(staff),
             "problems": problems,
         }),
     )
@@ -147,9 +195,10 @@ pub(super) struct RuleForm {
     source: String,
 }
 
-/// Checks an edited file together with all the others; when everything is valid, writes
-/// it (atomically) and puts the new rules in use. Otherwise the file is shown again with
-/// every problem and its line, and nothing changes.
+/// Checks an edited file together with all the others in use; when everything is valid,
+/// saves it in the database (every version is kept, and every instance sharing the
+/// database takes it up) and puts the new rules in use here at once. Otherwise the text is
+/// shown again with every problem and its line, and nothing changes.
 pub(super) async fn save_rule_file(
     State(state): State<PanelState>,
     staff: Staff,
@@ -158,73 +207,115 @@ pub(super) async fn save_rule_file(
     Form(form): Form<RuleForm>,
 ) -> Result<Response, PanelError> {
     staff.check_form(&form.csrf)?;
-    if !may_edit(&state, &staff) {
+    if !may_edit(&staff) {
         return Err(PanelError::Forbidden);
     }
-    let current = state.triage().classifier().rules();
+    let source = form.source.replace("\r\n", "\n");
+    put_in_use(&state, &staff, language, &department, Some(source)).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct RevertForm {
+    csrf: String,
+}
+
+/// Gives a department its rule file back: the edits made in the panel stay on record but
+/// no longer apply.
+pub(super) async fn revert_rule_file(
+    State(state): State<PanelState>,
+    staff: Staff,
+    Lang(language): Lang,
+    Path(department): Path<String>,
+    Form(form): Form<RevertForm>,
+) -> Result<Response, PanelError> {
+    staff.check_form(&form.csrf)?;
+    if !may_edit(&staff) {
+        return Err(PanelError::Forbidden);
+    }
+    put_in_use(&state, &staff, language, &department, None).await
+}
+
+/// Saves a department's edited text (`Some`) or gives its file back (`None`), after
+/// checking the rules that would result; shows the problems instead when there are any.
+async fn put_in_use(
+    state: &PanelState,
+    staff: &Staff,
+    language: super::PanelLanguage,
+    department: &str,
+    source: Option<String>,
+) -> Result<Response, PanelError> {
+    let classifier = state.triage().classifier();
+    let current = classifier.rules();
     let d = current
-        .department(&department)
+        .department(department)
         .ok_or(PanelError::NotFound)?
         .clone();
-    let mut files = rule_files(&state)?;
-    let i = file_of(&files, &department).ok_or(PanelError::NotFound)?;
-    let source = form.source.replace("\r\n", "\n");
-    files[i].1 = source.clone();
-    let checked = RoutingRules::parse_files(&files)
-        .map_err(|p| p.0.iter().map(|p| p.to_string()).collect::<Vec<_>>());
-    let checked = checked.and_then(|rules| {
-        if rules
-            .department(&state.settings().fallback_department)
-            .is_none()
-        {
-            return Err(vec![format!(
-                "no rules for the fallback department {:?}",
-                state.settings().fallback_department
-            )]);
-        }
-        if rules.department(&department).is_none() {
-            return Err(vec![format!("the file must keep the id {department:?}")]);
-        }
-        Ok(rules)
-    });
+    let settings = state.settings();
+    let in_use = file_in_use(state, department).await?;
+    let base = crate::defaults::rule_files(settings.rules_dir.as_deref())?;
+    let mut others: Vec<(String, String)> = state
+        .store()
+        .current_rule_edits()
+        .await?
+        .into_iter()
+        .filter(|e| e.department != department)
+        .map(|e| (e.department, e.source))
+        .collect();
+    if let Some(source) = &source {
+        others.push((department.to_owned(), source.clone()));
+    }
+    let edits: Vec<(&str, &str)> = others
+        .iter()
+        .map(|(d, s)| (d.as_str(), s.as_str()))
+        .collect();
+    let checked = edits::effective(&base, &edits, &settings.fallback_department).and_then(
+        |(rules, left_out)| {
+            // The edit itself must fit; older edits that no longer do are reported on
+            // their own pages.
+            if source.is_some() && left_out.contains(&department) {
+                let (files, _) = edits::with_edits(base.clone(), edits.iter().copied());
+                let problems = edits::check(&files, &settings.fallback_department)
+                    .err()
+                    .unwrap_or_else(|| vec!["the file does not fit the other rule files".into()]);
+                return Err(problems);
+            }
+            if !rules.same_departments(&current) {
+                return Err(vec![
+                    "departments were added or removed: restart Brevduva to use them".into(),
+                ]);
+            }
+            Ok(rules)
+        },
+    );
     let rules = match checked {
         Ok(rules) => rules,
         Err(problems) => {
             let mut response = render_file(
-                &state,
-                &staff,
+                state,
+                staff,
                 language,
                 Notice::default(),
                 &d,
-                &files[i],
+                &in_use,
+                source.as_deref(),
                 &problems,
-            )?;
+            )
+            .await?;
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(response);
         }
     };
     let departments: Vec<_> = rules.departments().cloned().collect();
-    if let Err(problem) = state.triage().classifier().replace_rules(rules) {
-        let mut response = render_file(
-            &state,
-            &staff,
-            language,
-            Notice::default(),
-            &d,
-            &files[i],
-            &[problem],
-        )?;
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        return Ok(response.into_response());
-    }
-    let path = files[i].0.clone();
-    let tmp = path.with_extension("toml.saving");
-    tokio::fs::write(&tmp, source.as_bytes()).await?;
-    tokio::fs::rename(&tmp, &path).await?;
-    state.store().sync_departments(&departments).await?;
     state
         .store()
-        .audit(&staff.member.username, "rules-edited", None, &department)
+        .save_rule_edit(department, source.as_deref(), &staff.member.username)
         .await?;
-    Ok(see_other(&format!("/rules/{department}?done=rules_saved")))
+    classifier.replace_rules(rules).map_err(PanelError::Rules)?;
+    state.store().sync_departments(&departments).await?;
+    let done = if source.is_some() {
+        "rules_saved"
+    } else {
+        "rules_reverted"
+    };
+    Ok(see_other(&format!("/rules/{department}?done={done}")))
 }

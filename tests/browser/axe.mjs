@@ -83,6 +83,15 @@ await main(async (browser) => {
       ['audit log, searched', `/audit?action=read-case&case=${encodeURIComponent(DATA.replied_case)}`],
     ];
     for (const [name, path] of pages) await check(name, path);
+    // Saved once in the panel, a rule file's page also says who edited it, offers the way back
+    // to the file and lists the versions.
+    await page.goto(`${BASE_URL}${ruleFile}`);
+    await Promise.all([
+      page.waitForURL(/done=rules_saved/),
+      page.click('#rule-edit button[type="submit"]'),
+    ]);
+    assert(await page.locator('#rule-history li').count() > 0, 'the saved version is listed');
+    await check('rule file edited in the panel', `${ruleFile}?done=rules_saved`);
     guard.check();
     await context.close();
   }

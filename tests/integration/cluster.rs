@@ -1,7 +1,8 @@
 //! Several instances of the `brevduva` binary on one PostgreSQL database, one Dovecot and
 //! one smtp-sink: the work is shared without fetching a mail twice or losing one when an
-//! instance is killed, outgoing mail is sent by one instance at a time, sessions and the
-//! knowledge base are shared through the database alone.
+//! instance is killed, outgoing mail is sent by one instance at a time, sessions, the
+//! knowledge base and the routing rules edited in the panel are shared through the
+//! database alone.
 
 use crate::helpers;
 use crate::servers::{free_port, Dovecot, SmtpSink};
@@ -178,6 +179,34 @@ async fn scalar(pool: &AnyPool, sql: &str) -> i64 {
         .fetch_one(pool)
         .await
         .expect(sql)
+}
+
+/// A new account with an open session, straight in the database (as logging in makes
+/// one): its cookie header value and form token. `key` makes each session's token its own.
+async fn signed_in(
+    store: &Store,
+    username: &str,
+    role: brevduva::domain::Role,
+    key: char,
+) -> (String, String) {
+    let user = store
+        .create_user(&NewUser {
+            username: username.into(),
+            display_name: username.into(),
+            role,
+            departments: vec![],
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$not-used-here".into(),
+        })
+        .await
+        .unwrap()
+        .expect("a new account");
+    let token = key.to_string().repeat(64);
+    let csrf = key.to_string().repeat(43);
+    store
+        .open_session(user, &brevduva::web::token_hash(&token), &csrf, 3600)
+        .await
+        .unwrap();
+    (format!("brevduva_session={token}"), csrf)
 }
 
 fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
@@ -462,7 +491,7 @@ fn an_instance_killed_while_sending_leaves_its_mail_to_another_and_nothing_is_se
 }
 
 #[test]
-fn instances_share_sessions_and_their_indexes_follow_the_knowledge_base() {
+fn instances_share_sessions_and_follow_the_knowledge_base_and_rule_edits() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let database = rt.block_on(helpers::postgres_database());
     let setup = Setup {
@@ -507,8 +536,79 @@ fn instances_share_sessions_and_their_indexes_follow_the_knowledge_base() {
         Duration::from_secs(20),
         || ask(a.port).contains("Drakarna matas på tisdagar."),
     );
-    // ...and an instance that joins later builds its index with it.
+    // Routing rules edited in the panel of one instance...
+    let (admin_cookie, admin_csrf) = rt.block_on(signed_in(
+        &store,
+        "admin.eva",
+        brevduva::domain::Role::Admin,
+        '8',
+    ));
+    let shipped = brevduva::defaults::routing_rules()
+        .into_iter()
+        .find(|(p, _)| p.ends_with("kultur-fritid.toml"))
+        .unwrap()
+        .1;
+    let with_keyword =
+        |word: &str| format!("{shipped}\n[[keywords]]\nterm = \"{word}\"\nweight = 4.0\n");
+    let post_rules = |port: u16, path: &str, fields: &[(&str, &str)]| {
+        let mut form = vec![("csrf", admin_csrf.as_str())];
+        form.extend_from_slice(fields);
+        let body = serde_urlencoded::to_string(&form).unwrap();
+        let (status, text) = http(
+            port,
+            "POST",
+            path,
+            &[
+                ("Cookie", &admin_cookie),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Sec-Fetch-Site", "same-origin"),
+            ],
+            &body,
+        )
+        .unwrap();
+        assert_eq!(status, 303, "{text}");
+    };
+    let counts = |port: u16, word: &str| -> bool {
+        let path = format!(
+            "/rules?{}",
+            serde_urlencoded::to_string([("text", word)]).unwrap()
+        );
+        let (status, text) = http(port, "GET", &path, &[("Cookie", &admin_cookie)], "").unwrap();
+        assert_eq!(status, 200, "{text}");
+        text.contains(&format!("{word} (4.0)"))
+    };
+    post_rules(
+        a.port,
+        "/rules/kultur-fritid",
+        &[("source", &with_keyword("drakflygning"))],
+    );
+    assert!(
+        counts(a.port, "drakflygning"),
+        "in use at once where it was saved"
+    );
+
+    // ...and an instance that joins later builds its index with the new entry and
+    // routes by the edited rules from its start.
     let b = Instance::start(dir.path(), "b", &setup);
+    assert!(counts(b.port, "drakflygning"));
+    // An edit on one instance reaches the other within its poll, and so does going back
+    // to the shipped file.
+    post_rules(
+        b.port,
+        "/rules/kultur-fritid",
+        &[("source", &with_keyword("drakfestival"))],
+    );
+    wait_until(
+        "instance a follows the rule edit",
+        Duration::from_secs(20),
+        || counts(a.port, "drakfestival") && !counts(a.port, "drakflygning"),
+    );
+    post_rules(a.port, "/rules/kultur-fritid/revert", &[]);
+    wait_until(
+        "instance b goes back to the file",
+        Duration::from_secs(20),
+        || !counts(b.port, "drakfestival"),
+    );
     assert!(
         ask(b.port).contains("Drakarna matas på tisdagar."),
         "{}",
@@ -532,21 +632,12 @@ fn instances_share_sessions_and_their_indexes_follow_the_knowledge_base() {
 
     // A session opened on one instance works on the other; logging out on the second
     // ends it on the first at once.
-    let user = rt
-        .block_on(store.create_user(&NewUser {
-            username: "kc.anna".into(),
-            display_name: "Anna".into(),
-            role: brevduva::domain::Role::Kontaktcenter,
-            departments: vec![],
-            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$not-used-here".into(),
-        }))
-        .unwrap()
-        .expect("a new account");
-    let token = "7".repeat(64);
-    let csrf = "c".repeat(43);
-    rt.block_on(store.open_session(user, &brevduva::web::token_hash(&token), &csrf, 3600))
-        .unwrap();
-    let cookie = format!("brevduva_session={token}");
+    let (cookie, csrf) = rt.block_on(signed_in(
+        &store,
+        "kc.anna",
+        brevduva::domain::Role::Kontaktcenter,
+        '7',
+    ));
     for port in [a.port, b.port] {
         let (status, text) = http(port, "GET", "/", &[("Cookie", &cookie)], "").unwrap();
         assert_eq!(status, 200, "{text}");

@@ -892,6 +892,11 @@ async fn every_action_does_what_it_says(database_url: Option<&str>) {
         before,
         "nothing written"
     );
+    assert!(store
+        .rule_history("gata-park", 10)
+        .await
+        .unwrap()
+        .is_empty());
     let edited = format!("{before}\n[[keywords]]\nterm = \"gungställning\"\nweight = 3.0\n");
     let r = panel
         .post(
@@ -901,7 +906,11 @@ async fn every_action_does_what_it_says(database_url: Option<&str>) {
         )
         .await;
     assert_eq!(location(&r), "/rules/gata-park?done=rules_saved");
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), edited);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        before,
+        "the edit is kept in the database, the file stays as it was"
+    );
     let test = text(
         panel
             .get("/rules?text=gungst%C3%A4llning", Some(&admin))
@@ -911,6 +920,35 @@ async fn every_action_does_what_it_says(database_url: Option<&str>) {
     assert!(
         test.contains("gungställning (3.0)"),
         "the new keyword counts at once"
+    );
+    let page = text(panel.get("/rules/gata-park", Some(&admin)).await).await;
+    assert!(
+        page.contains("id=\"edited\"")
+            && page.contains("gungställning")
+            && page.contains("id=\"rule-revert\""),
+        "{page}"
+    );
+    // Going back to the file: the keyword no longer counts; both versions stay on record.
+    let r = panel
+        .post("/rules/gata-park/revert", Some(&admin), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(location(&r), "/rules/gata-park?done=rules_reverted");
+    let test = text(
+        panel
+            .get("/rules?text=gungst%C3%A4llning", Some(&admin))
+            .await,
+    )
+    .await;
+    assert!(!test.contains("gungställning (3.0)"), "{test}");
+    let page = text(panel.get("/rules/gata-park", Some(&admin)).await).await;
+    assert!(!page.contains("id=\"edited\"") && !page.contains("gungställning\""));
+    let history = store.rule_history("gata-park", 10).await.unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|v| (v.edited_by.as_str(), v.reverted))
+            .collect::<Vec<_>>(),
+        vec![("admin", true), ("admin", false)]
     );
 
     // Statistics and their CSV count what happened.
@@ -1000,6 +1038,7 @@ async fn every_action_does_what_it_says(database_url: Option<&str>) {
         "knowledge-saved",
         "knowledge-retired",
         "rules-edited",
+        "rules-reverted",
         "login",
         "legal-hold",
         "privacy-export",
@@ -1021,6 +1060,91 @@ async fn every_action_does_what_it_says_on_sqlite() {
 async fn every_action_does_what_it_says_on_postgres() {
     let url = helpers::postgres_database().await;
     every_action_does_what_it_says(Some(&url)).await;
+}
+
+#[tokio::test]
+async fn rules_edited_in_the_panel_apply_without_a_rules_folder_and_after_a_restart() {
+    let panel = Panel::new(None, None).await;
+    let admin = panel.log_in("admin", PASSWORD).await.unwrap();
+    let csrf = panel.csrf(&admin).await;
+    let kc = panel.log_in("kc", PASSWORD).await.unwrap();
+    let kc_csrf = panel.csrf(&kc).await;
+    let store = panel.app.store();
+    let shipped = brevduva::defaults::routing_rules()
+        .into_iter()
+        .find(|(p, _)| p.ends_with("kultur-fritid.toml"))
+        .unwrap()
+        .1;
+    let edited = format!("{shipped}\n[[keywords]]\nterm = \"drakflygning\"\nweight = 4.0\n");
+
+    // Kontaktcenter may read the rules, only admins change them.
+    let page = text(panel.get("/rules/kultur-fritid", Some(&kc)).await).await;
+    assert!(!page.contains("id=\"rule-edit\""), "{page}");
+    let r = panel
+        .post(
+            "/rules/kultur-fritid",
+            Some(&kc),
+            &[("csrf", &kc_csrf), ("source", &edited)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A file whose id is changed is refused with its line, and nothing is kept.
+    let renamed = shipped.replace("id = \"kultur-fritid\"", "id = \"kultur\"");
+    let r = panel
+        .post(
+            "/rules/kultur-fritid",
+            Some(&admin),
+            &[("csrf", &csrf), ("source", &renamed)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = text(r).await;
+    assert!(page.contains("kultur-fritid.toml:"), "{page}");
+    assert!(
+        page.contains("id = &quot;kultur&quot;") || page.contains("id = \"kultur\""),
+        "the refused text is shown again to be mended"
+    );
+    assert!(store
+        .rule_history("kultur-fritid", 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let r = panel
+        .post(
+            "/rules/kultur-fritid",
+            Some(&admin),
+            &[("csrf", &csrf), ("source", &edited)],
+        )
+        .await;
+    assert_eq!(location(&r), "/rules/kultur-fritid?done=rules_saved");
+    let routes = |app: &Application| {
+        app.triage
+            .classifier()
+            .rules()
+            .evaluate("Får man ägna sig åt drakflygning i parken?", None, &[])
+            .matches
+            .iter()
+            .any(|m| m.keywords.iter().any(|(k, _)| k == "drakflygning"))
+    };
+    assert!(routes(&panel.app), "in use at once");
+
+    // Started again on the same database, Brevduva routes by the edited rules.
+    let second = tempfile::tempdir().unwrap();
+    let mut config = helpers::config(second.path(), None);
+    config.storage.database_url = panel.app.config.database_url();
+    let restarted = Application::build(config).await.unwrap();
+    assert!(routes(&restarted), "kept over a restart");
+    assert_eq!(
+        restarted
+            .triage
+            .classifier()
+            .rules()
+            .department("kultur-fritid")
+            .map(|d| d.name.as_str()),
+        Some("Kultur och fritid"),
+        "the rest of the file is as edited"
+    );
 }
 
 #[tokio::test]
