@@ -252,6 +252,12 @@ async fn put_in_use(
         .clone();
     let settings = state.settings();
     let in_use = file_in_use(state, department).await?;
+    if source.is_none() && in_use.edit.is_none() {
+        // The file applies already (a form sent twice): nothing to record.
+        return Ok(see_other(&format!(
+            "/rules/{department}?done=rules_reverted"
+        )));
+    }
     let base = crate::defaults::rule_files(settings.rules_dir.as_deref())?;
     let mut others: Vec<(String, String)> = state
         .store()

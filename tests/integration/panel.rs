@@ -942,6 +942,11 @@ async fn every_action_does_what_it_says(database_url: Option<&str>) {
     assert!(!test.contains("gungställning (3.0)"), "{test}");
     let page = text(panel.get("/rules/gata-park", Some(&admin)).await).await;
     assert!(!page.contains("id=\"edited\"") && !page.contains("gungställning\""));
+    // Sent twice, the second changes nothing.
+    let r = panel
+        .post("/rules/gata-park/revert", Some(&admin), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(location(&r), "/rules/gata-park?done=rules_reverted");
     let history = store.rule_history("gata-park", 10).await.unwrap();
     assert_eq!(
         history
