@@ -140,10 +140,15 @@ pub(super) async fn rule_file(
     let rules = state.triage().classifier().rules();
     let d = rules.department(&department).ok_or(PanelError::NotFound)?;
     let in_use = file_in_use(&state, &department).await?;
-    render_file(&state, &staff, language, notice, d, &in_use, None, &[]).await
+    render_file(&state, &staff, language, notice, d, &in_use, None).await
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A text a person sent that was not saved: shown again with its problems.
+struct Refused<'a> {
+    text: &'a str,
+    problems: Vec<String>,
+}
+
 async fn render_file(
     state: &PanelState,
     staff: &Staff,
@@ -151,9 +156,7 @@ async fn render_file(
     notice: Notice,
     department: &crate::routing::Department,
     in_use: &FileInUse,
-    // The text a person sent that was not saved (shown again with its problems).
-    refused: Option<&str>,
-    problems: &[String],
+    refused: Option<Refused<'_>>,
 ) -> Result<Response, PanelError> {
     let (path, source) = &in_use.file;
     let history: Vec<_> = state
@@ -175,7 +178,7 @@ async fn render_file(
         &ctx,
         json!({
             "department": { "id": department.id.as_str(), "name": department.name },
-            "source": refused.unwrap_or(source),
+            "source": refused.as_ref().map_or(source.as_str(), |r| r.text),
             "file_name": path.file_name().and_then(|n| n.to_str()).unwrap_or(""),
             "edit": in_use.edit.as_ref().map(|e| json!({
                 "edited_by": e.edited_by,
@@ -184,7 +187,7 @@ async fn render_file(
             "left_out": in_use.left_out,
             "history": history,
             "may_edit": may_edit(staff),
-            "problems": problems,
+            "problems": refused.as_ref().map(|r| r.problems.as_slice()).unwrap_or_default(),
         }),
     )
 }
@@ -303,8 +306,10 @@ async fn put_in_use(
                 Notice::default(),
                 &d,
                 &in_use,
-                source.as_deref(),
-                &problems,
+                Some(Refused {
+                    text: source.as_deref().unwrap_or(&in_use.file.1),
+                    problems,
+                }),
             )
             .await?;
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
