@@ -273,6 +273,10 @@ enum Command {
         /// every item with an `answer_id` a chat message (reports answer_hit1).
         #[arg(long, conflicts_with = "learn")]
         chat: bool,
+        /// Also list the items routed to the wrong department, with the explanation a
+        /// person would have seen (before the JSON line).
+        #[arg(long, conflicts_with = "chat")]
+        misses: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -517,6 +521,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             threshold,
             learn,
             chat,
+            misses,
             common,
         } => {
             let config = load_config(&common)?;
@@ -560,6 +565,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await??;
             print!("{}", crate::eval::table(&report));
+            if misses {
+                print!("{}", crate::eval::misses(&report));
+            }
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }

@@ -104,6 +104,25 @@ pub struct EvalReport {
     /// Per department.
     #[serde(skip)]
     pub per_class: BTreeMap<String, ClassFigures>,
+    /// The in-scope items routed to the wrong department, in the order of the test set.
+    #[serde(skip)]
+    pub misses: Vec<Miss>,
+}
+
+/// An in-scope item routed to the wrong department: what to read when rules or the
+/// knowledge base are improved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Miss {
+    /// The item's id.
+    pub id: String,
+    /// Its department.
+    pub expected: String,
+    /// The department suggested (`None`: nothing pointed anywhere).
+    pub suggested: Option<String>,
+    /// The suggestion's confidence.
+    pub confidence: f64,
+    /// The explanation a person would have seen.
+    pub explanation: String,
 }
 
 /// The confidence from which the calibration promises at least 95% right decisions.
@@ -134,6 +153,7 @@ pub fn evaluate(
     let (mut confident, mut confident_right) = (0usize, 0usize);
 
     let (mut second_half, mut second_half_right) = (0usize, 0usize);
+    let mut misses = Vec::new();
     for (position, item) in items.iter().enumerate() {
         let text = if item.subject.is_empty() {
             item.text.clone()
@@ -162,6 +182,13 @@ pub fn evaluate(
                     correct += 1;
                     confusion.entry(truth.clone()).or_default().0 += 1;
                 } else {
+                    misses.push(Miss {
+                        id: item.id.clone(),
+                        expected: truth.clone(),
+                        suggested: predicted.clone(),
+                        confidence: c.confidence,
+                        explanation: c.explanation(),
+                    });
                     confusion.entry(truth.clone()).or_default().2 += 1;
                     if let Some(p) = &predicted {
                         confusion.entry(p.clone()).or_default().1 += 1;
@@ -273,6 +300,7 @@ pub fn evaluate(
         held_out_accuracy: classifier.training().held_out_accuracy.clone(),
         calibrated: classifier.training().calibrated,
         per_class,
+        misses,
     })
 }
 
@@ -393,6 +421,22 @@ pub fn table(report: &EvalReport) -> String {
     out
 }
 
+/// One line per miss: id, expected and suggested department, confidence, explanation.
+pub fn misses(report: &EvalReport) -> String {
+    let mut out = format!("{} misses\n", report.misses.len());
+    for m in &report.misses {
+        out.push_str(&format!(
+            "{}\t{} -> {}\t{:.2}\t{}\n",
+            m.id,
+            m.expected,
+            m.suggested.as_deref().unwrap_or("-"),
+            m.confidence,
+            m.explanation.replace('\n', " ")
+        ));
+    }
+    out
+}
+
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
@@ -455,6 +499,20 @@ mod tests {
         assert_eq!(r.oos_recall, Some(1.0));
         assert_eq!(r.answer_hit1, Some(1.0));
         assert_eq!(r.per_class["skola"].support, 2);
+        assert_eq!(r.misses.len(), 1);
+        assert_eq!(
+            (
+                r.misses[0].id.as_str(),
+                r.misses[0].expected.as_str(),
+                r.misses[0].suggested.as_deref()
+            ),
+            ("vattenläcka", "skola", Some("vatten"))
+        );
+        assert!(
+            misses(&r).starts_with("1 misses\nvattenläcka\tskola -> vatten\t"),
+            "{}",
+            misses(&r)
+        );
     }
 
     #[test]
