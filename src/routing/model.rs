@@ -435,7 +435,7 @@ pub struct DepartmentModel {
     hidden: Vec<HiddenLayer>,
     /// For each feature, in how many classes' training texts it occurs: a word found in
     /// most departments' past cases says little about any one of them.
-    spread: Vec<u32>,
+    spread: Vec<u16>,
 }
 
 impl DepartmentModel {
@@ -459,14 +459,14 @@ impl DepartmentModel {
             .map(|(text, class)| (space.vectorise(text), class_index[class]))
             .collect();
         let mut seen = vec![u32::MAX; space.len()];
-        let mut spread = vec![0u32; space.len()];
+        let mut spread = vec![0u16; space.len()];
         let mut by_class: Vec<&(Features, usize)> = vectors.iter().collect();
         by_class.sort_by_key(|(_, y)| *y);
         for (x, y) in by_class {
             for (f, _) in x {
                 if seen[*f as usize] != *y as u32 {
                     seen[*f as usize] = *y as u32;
-                    spread[*f as usize] += 1;
+                    spread[*f as usize] = spread[*f as usize].saturating_add(1);
                 }
             }
         }
