@@ -533,7 +533,7 @@ mod tests {
         };
         let items = vec![
             item("1", "vattenläcka på skolans toalett"),
-            item("2", "vattenläcka på skolans toalett igen"),
+            item("2", "Vattenläcka på skolans toalett!"),
         ];
         let run = |learn| {
             evaluate(

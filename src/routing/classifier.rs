@@ -340,8 +340,9 @@ impl Classifier {
     }
 
     /// Learns from a person's decision: the entry (already redacted) joins the index at
-    /// once, so its nearest-neighbour vote counts for the next similar enquiry; the model
-    /// takes it in at the next start. Entries of sensitive departments are never shared.
+    /// once, so its nearest-neighbour vote counts for the next similar enquiry; a
+    /// hidden-layer model takes it in at once too, a linear one at the next start (see
+    /// [`DepartmentModel::learn`]). Entries of sensitive departments are never shared.
     pub fn learn(&self, entry: KnowledgeEntry) -> Result<Learned, KnowledgeError> {
         if self.is_sensitive(entry.department.as_deref()) {
             return Ok(Learned::NotShared);
