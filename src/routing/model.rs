@@ -412,7 +412,7 @@ pub struct DepartmentModel {
     /// Members of the hidden-layer ensemble; empty for the linear shape.
     hidden: Vec<HiddenLayer>,
     /// For each feature, in how many classes' training texts it occurs: a word found in
-    /// most departments' past cases says little about any one of them.
+    /// the past cases of many departments says little about any one of them.
     spread: Vec<u16>,
 }
 
@@ -479,8 +479,9 @@ impl DepartmentModel {
     /// next training: a margin-restoring step on one text moved the weights of its common
     /// words far enough to misroute other departments' mail, most of all socialtjänst's and
     /// omsorg's, whose cases are never learned (on `tests/routing/municipal-mail-check`,
-    /// learning every case lowered the second half from 93.1 % to 84.7 %). Terms the model
-    /// has never seen and departments it does not know wait for the next training.
+    /// learning every case lowered the second half from 91.7 % to 87.5 %, and from 93.1 %
+    /// to 84.7 % with the mails shuffled). Terms the model has never seen and departments it
+    /// does not know wait for the next training.
     pub fn learn(&mut self, text: &AnalysedText, class: &str) {
         let Some(y) = self.classes.iter().position(|c| c == class) else {
             return;
@@ -564,8 +565,8 @@ impl DepartmentModel {
                 if !word.split(' ').all(meaningful) {
                     return None;
                 }
-                // A term found in the past cases of over a third of the departments says little about
-                // any one of them, whatever its weight.
+                // A term found in the past cases of over a third of the departments says
+                // little about any one of them, whatever its weight.
                 if self.spread[*f as usize] as usize > (self.classes.len() / 3).max(1) {
                     return None;
                 }
