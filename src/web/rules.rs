@@ -281,8 +281,9 @@ async fn put_in_use(
         |(rules, left_out)| {
             // The edit itself must fit; older edits that no longer do are reported on
             // their own pages.
-            if source.is_some() && left_out.contains(&department) {
-                let (files, _) = edits::with_edits(base.clone(), edits.iter().copied());
+            if let Some(text) = source.as_deref().filter(|_| left_out.contains(&department)) {
+                // Its own problems, not those of older edits that no longer fit.
+                let (files, _) = edits::with_edits(base.clone(), [(department, text)]);
                 let problems = edits::check(&files, &settings.fallback_department)
                     .err()
                     .unwrap_or_else(|| vec!["the file does not fit the other rule files".into()]);
