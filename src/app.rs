@@ -265,19 +265,16 @@ impl Application {
             .context("opening the database")?;
         // Rules edited in the panel take the place of their departments' files.
         let rules_version = store.rule_edits_version().await?;
-        let rules = if store.current_rule_edits().await?.is_empty() {
+        let stored = store.current_rule_edits().await?;
+        let rules = if stored.is_empty() {
             rules
         } else {
-            let (rules, left_out) = crate::cluster::rules_in_use(
-                &store,
+            crate::cluster::rules_with_edits(
+                &stored,
                 config.routing.rules_dir.as_deref(),
                 &config.routing.fallback_department,
-            )
-            .await?;
-            for department in &left_out {
-                tracing::error!(%department, "a rule edit from the panel no longer fits the rule files; the file's rules apply");
-            }
-            rules
+            )?
+            .0
         };
         let departments: Vec<_> = rules.departments().cloned().collect();
         store.sync_departments(&departments).await?;

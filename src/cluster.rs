@@ -8,7 +8,7 @@
 
 use crate::config::ClusterConfig;
 use crate::routing::{edits, Classifier, KnowledgeEntry, RoutingRules};
-use crate::store::{KnowledgeRow, Lease, Renewal, RuleEditsVersion, Store, StoreError};
+use crate::store::{KnowledgeRow, Lease, Renewal, RuleEdit, RuleEditsVersion, Store, StoreError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -338,23 +338,25 @@ pub async fn follow_knowledge(
     }
 }
 
-/// The routing rules in use: the configured or embedded files with the rules edited in the
-/// panel in their departments' place. Edits that no longer fit the files (they changed
-/// since, or the department is gone) are left out and their departments returned; the
-/// files' rules apply there.
-pub async fn rules_in_use(
-    store: &Store,
+/// The routing rules in use given the panel's current edits: the configured or embedded
+/// files with the edited ones in their departments' place. Edits that no longer fit the
+/// files (they changed since, or the department is gone) are left out, logged, and their
+/// departments returned; the files' rules apply there.
+pub fn rules_with_edits(
+    stored: &[RuleEdit],
     rules_dir: Option<&Path>,
     fallback: &str,
 ) -> anyhow::Result<(RoutingRules, Vec<String>)> {
     let base = crate::defaults::rule_files(rules_dir)?;
-    let stored = store.current_rule_edits().await?;
     let stored: Vec<(&str, &str)> = stored
         .iter()
         .map(|e| (e.department.as_str(), e.source.as_str()))
         .collect();
     let (rules, left_out) = edits::effective(&base, &stored, fallback)
         .map_err(|problems| anyhow::anyhow!("routing rules:\n{}", problems.join("\n")))?;
+    for department in &left_out {
+        tracing::error!(%department, "a rule edit from the panel no longer fits the rule files; the file's rules apply");
+    }
     Ok((rules, left_out.into_iter().map(str::to_owned).collect()))
 }
 
@@ -379,11 +381,8 @@ pub async fn refresh_rules(
     if now == seen {
         return Ok(seen);
     }
-    let (rules, left_out) =
-        rules_in_use(store, source.rules_dir.as_deref(), &source.fallback).await?;
-    for department in &left_out {
-        tracing::error!(%department, "a rule edit from the panel no longer fits the rule files; the file's rules apply");
-    }
+    let stored = store.current_rule_edits().await?;
+    let (rules, _) = rules_with_edits(&stored, source.rules_dir.as_deref(), &source.fallback)?;
     match classifier.replace_rules(rules) {
         Ok(()) => tracing::info!("routing rules reloaded after an edit in the panel"),
         // Only a restart can help; say so once, not at every look.

@@ -20,10 +20,8 @@ pub struct RuleEdit {
 }
 
 /// One saved version in a department's history.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleVersion {
-    /// Its position in the table.
-    pub id: i64,
     /// Who saved it.
     pub edited_by: String,
     /// When (unix seconds).
@@ -34,7 +32,7 @@ pub struct RuleVersion {
 
 /// Changes whenever a version is saved, also when one commits after a later one: the
 /// number of rows and the highest position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuleEditsVersion {
     rows: i64,
     last: i64,
@@ -99,7 +97,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<RuleVersion>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, edited_by, edited_at, CAST(CASE WHEN source IS NULL THEN 1 ELSE 0 END AS BIGINT) \
+            "SELECT edited_by, edited_at, CAST(CASE WHEN source IS NULL THEN 1 ELSE 0 END AS BIGINT) \
              FROM rule_edits WHERE department = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(department)
@@ -109,10 +107,9 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok(RuleVersion {
-                    id: r.try_get(0)?,
-                    edited_by: r.try_get(1)?,
-                    edited_at: r.try_get(2)?,
-                    reverted: r.try_get::<i64, _>(3)? == 1,
+                    edited_by: r.try_get(0)?,
+                    edited_at: r.try_get(1)?,
+                    reverted: r.try_get::<i64, _>(2)? == 1,
                 })
             })
             .collect()

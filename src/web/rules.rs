@@ -92,40 +92,60 @@ struct FileInUse {
     left_out: bool,
 }
 
-/// The department's file from the configured folder or the embedded ones, with the text
-/// edited in the panel in its place when there is one.
-async fn file_in_use(state: &PanelState, department: &str) -> Result<FileInUse, PanelError> {
-    let settings = state.settings();
-    let mut files = crate::defaults::rule_files(settings.rules_dir.as_deref())?;
-    let i = edits::file_of(&files, department).ok_or(PanelError::NotFound)?;
-    let edit = state
-        .store()
-        .current_rule_edits()
-        .await?
-        .into_iter()
-        .find(|e| e.department == department);
-    let left_out = match &edit {
-        None => false,
-        Some(edit) => {
-            let (_, left_out) = crate::cluster::rules_in_use(
-                state.store(),
-                settings.rules_dir.as_deref(),
-                &settings.fallback_department,
-            )
-            .await
-            .map_err(|e| PanelError::Rules(e.to_string()))?;
-            let left_out = left_out.iter().any(|d| d == department);
-            if !left_out {
-                files[i].1 = edit.source.clone();
+/// The rule files (configured folder or embedded) and the panel's current edits, read
+/// once per request.
+struct RuleSources {
+    base: Vec<RuleFile>,
+    stored: Vec<RuleEdit>,
+}
+
+impl RuleSources {
+    async fn read(state: &PanelState) -> Result<Self, PanelError> {
+        Ok(Self {
+            base: crate::defaults::rule_files(state.settings().rules_dir.as_deref())?,
+            stored: state.store().current_rule_edits().await?,
+        })
+    }
+
+    /// The stored edits as (department, text), leaving out one department's.
+    fn edits_but(&self, department: &str) -> Vec<(&str, &str)> {
+        self.stored
+            .iter()
+            .filter(|e| e.department != department)
+            .map(|e| (e.department.as_str(), e.source.as_str()))
+            .collect()
+    }
+
+    /// The department's file, with the text edited in the panel in its place when there
+    /// is one that fits.
+    fn file_in_use(&self, department: &str, fallback: &str) -> Result<FileInUse, PanelError> {
+        let i = edits::file_of(&self.base, department).ok_or(PanelError::NotFound)?;
+        let mut file = self.base[i].clone();
+        let edit = self
+            .stored
+            .iter()
+            .find(|e| e.department == department)
+            .cloned();
+        let left_out = match &edit {
+            None => false,
+            Some(edit) => {
+                let mut all = self.edits_but(department);
+                all.push((department, &edit.source));
+                let (_, left_out) = edits::effective(&self.base, &all, fallback)
+                    .map_err(|problems| PanelError::Rules(problems.join("; ")))?;
+                let left_out = left_out.contains(&department);
+                if !left_out {
+                    file.1 = edit.source.clone();
+                }
+                left_out
             }
-            left_out
-        }
-    };
-    Ok(FileInUse {
-        file: files.swap_remove(i),
-        edit,
-        left_out,
-    })
+        };
+        Ok(FileInUse {
+            file,
+            edit,
+            left_out,
+        })
+    }
 }
 
 /// One department's rule file.
@@ -139,7 +159,9 @@ pub(super) async fn rule_file(
     staff.must_triage()?;
     let rules = state.triage().classifier().rules();
     let d = rules.department(&department).ok_or(PanelError::NotFound)?;
-    let in_use = file_in_use(&state, &department).await?;
+    let in_use = RuleSources::read(&state)
+        .await?
+        .file_in_use(&department, &state.settings().fallback_department)?;
     render_file(&state, &staff, language, notice, d, &in_use, None).await
 }
 
@@ -254,30 +276,20 @@ async fn put_in_use(
         .ok_or(PanelError::NotFound)?
         .clone();
     let settings = state.settings();
-    let in_use = file_in_use(state, department).await?;
+    let sources = RuleSources::read(state).await?;
+    let in_use = sources.file_in_use(department, &settings.fallback_department)?;
     if source.is_none() && in_use.edit.is_none() {
         // The file applies already (a form sent twice): nothing to record.
         return Ok(see_other(&format!(
             "/rules/{department}?done=rules_reverted"
         )));
     }
-    let base = crate::defaults::rule_files(settings.rules_dir.as_deref())?;
-    let mut others: Vec<(String, String)> = state
-        .store()
-        .current_rule_edits()
-        .await?
-        .into_iter()
-        .filter(|e| e.department != department)
-        .map(|e| (e.department, e.source))
-        .collect();
+    let base = &sources.base;
+    let mut edits = sources.edits_but(department);
     if let Some(source) = &source {
-        others.push((department.to_owned(), source.clone()));
+        edits.push((department, source));
     }
-    let edits: Vec<(&str, &str)> = others
-        .iter()
-        .map(|(d, s)| (d.as_str(), s.as_str()))
-        .collect();
-    let checked = edits::effective(&base, &edits, &settings.fallback_department).and_then(
+    let checked = edits::effective(base, &edits, &settings.fallback_department).and_then(
         |(rules, left_out)| {
             // The edit itself must fit; older edits that no longer do are reported on
             // their own pages.

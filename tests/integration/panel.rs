@@ -1150,6 +1150,30 @@ async fn rules_edited_in_the_panel_apply_without_a_rules_folder_and_after_a_rest
         Some("Kultur och fritid"),
         "the rest of the file is as edited"
     );
+
+    // An edit that no longer fits the files (as after an upgrade that changed them) is left
+    // out: Brevduva still starts, the file's rules apply, and the page says so.
+    store
+        .save_rule_edit("gata-park", Some("id = \"gata-park\"\nname = [\n"), "admin")
+        .await
+        .unwrap();
+    let third = tempfile::tempdir().unwrap();
+    let mut config = helpers::config(third.path(), None);
+    config.storage.database_url = panel.app.config.database_url();
+    let restarted = Application::build(config).await.unwrap();
+    assert!(routes(&restarted), "the other edit still applies");
+    assert!(restarted
+        .triage
+        .classifier()
+        .rules()
+        .department("gata-park")
+        .is_some());
+    let page = text(panel.get("/rules/gata-park", Some(&admin)).await).await;
+    assert!(page.contains("id=\"edit-left-out\""), "{page}");
+    assert!(
+        page.contains("forward_to"),
+        "the file's text is shown: {page}"
+    );
 }
 
 #[tokio::test]
