@@ -232,8 +232,8 @@ pub struct Application {
     pub cluster: Arc<Cluster>,
     /// The knowledge change log's position the index was built at.
     pub knowledge_position: i64,
-    /// The rule edits the rules in use were built from.
-    pub rules_version: crate::store::RuleEditsVersion,
+    /// What the rules in use were built from (the rule edits and the files).
+    pub rules_seen: crate::cluster::RulesSeen,
 }
 
 impl Application {
@@ -251,6 +251,8 @@ impl Application {
             Vec<crate::routing::KnowledgeEntry>,
         ) -> Vec<crate::routing::KnowledgeEntry>,
     ) -> anyhow::Result<Self> {
+        // Taken before the files are read: a change after this is seen by the follower.
+        let rule_files_seen = rule_source(&config).files_fingerprint();
         let LoadedFiles {
             rules,
             knowledge: entries,
@@ -264,7 +266,10 @@ impl Application {
             .await
             .context("opening the database")?;
         // Rules edited in the panel take the place of their departments' files.
-        let rules_version = store.rule_edits_version().await?;
+        let rules_seen = crate::cluster::RulesSeen {
+            edits: store.rule_edits_version().await?,
+            files: rule_files_seen,
+        };
         let stored = store.current_rule_edits().await?;
         let rules = if stored.is_empty() {
             rules
@@ -369,7 +374,7 @@ impl Application {
             imap_accounts,
             cluster,
             knowledge_position,
-            rules_version,
+            rules_seen,
         })
     }
 
@@ -467,11 +472,8 @@ impl Application {
             crate::cluster::follow_rules(
                 app.store().clone(),
                 Arc::clone(app.triage.classifier()),
-                crate::cluster::RuleSource {
-                    rules_dir: app.config.routing.rules_dir.clone(),
-                    fallback: app.config.routing.fallback_department.clone(),
-                },
-                app.rules_version,
+                rule_source(&app.config),
+                app.rules_seen,
                 Duration::from_millis(app.config.cluster.index_poll_ms),
                 shutdown.clone(),
             )
@@ -693,4 +695,12 @@ pub async fn build_tenants(
         applications.push((tenant, Arc::new(app)));
     }
     Ok(applications)
+}
+
+/// Where the routing rules come from.
+fn rule_source(config: &Config) -> crate::cluster::RuleSource {
+    crate::cluster::RuleSource {
+        rules_dir: config.routing.rules_dir.clone(),
+        fallback: config.routing.fallback_department.clone(),
+    }
 }

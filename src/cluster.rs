@@ -369,36 +369,75 @@ pub struct RuleSource {
     pub fallback: String,
 }
 
-/// Puts the rules edited in the panel in use when the stored edits changed since `seen`;
-/// returns what it has seen now. One step of [`follow_rules`].
+impl RuleSource {
+    /// A fingerprint of the rule files' names and text as they are now (the embedded files
+    /// never change; a folder that cannot be read has the fingerprint of its error, so a
+    /// change either way is noticed once).
+    pub fn files_fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        if let Some(dir) = &self.rules_dir {
+            match crate::defaults::read_folder(dir, "toml") {
+                Ok(files) => files.hash(&mut hasher),
+                Err(e) => e.to_string().hash(&mut hasher),
+            }
+        }
+        hasher.finish()
+    }
+}
+
+/// What the rules in use were built from: the rules edited in the panel and the rule files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RulesSeen {
+    pub edits: RuleEditsVersion,
+    pub files: u64,
+}
+
+/// Puts the rules in use anew when the stored edits or the rule files changed since
+/// `seen`; returns what it has seen now. One step of [`follow_rules`]. Rule files that do
+/// not parse or no longer fit are logged once and the rules in use stay.
 pub async fn refresh_rules(
     store: &Store,
     classifier: &Classifier,
     source: &RuleSource,
-    seen: RuleEditsVersion,
-) -> anyhow::Result<RuleEditsVersion> {
-    let now = store.rule_edits_version().await?;
+    seen: RulesSeen,
+) -> anyhow::Result<RulesSeen> {
+    let now = RulesSeen {
+        edits: store.rule_edits_version().await?,
+        files: source.files_fingerprint(),
+    };
     if now == seen {
         return Ok(seen);
     }
     let stored = store.current_rule_edits().await?;
-    let (rules, _) = rules_with_edits(&stored, source.rules_dir.as_deref(), &source.fallback)?;
-    match classifier.replace_rules(rules) {
-        Ok(()) => tracing::info!("routing rules reloaded after an edit in the panel"),
-        // Only a restart can help; say so once, not at every look.
-        Err(problem) => tracing::error!(%problem, "edited routing rules not put in use"),
+    let why = if now.files == seen.files {
+        "an edit in the panel"
+    } else {
+        "a change of the rule files"
+    };
+    // Only fixing the files or a restart can help; say so once, not at every look.
+    match rules_with_edits(&stored, source.rules_dir.as_deref(), &source.fallback) {
+        Ok((rules, _)) => match classifier.replace_rules(rules) {
+            Ok(()) => tracing::info!("routing rules reloaded after {why}"),
+            Err(problem) => {
+                tracing::error!(%problem, "routing rules not put in use after {why}; the rules in use stay")
+            }
+        },
+        Err(problem) => {
+            tracing::error!(%problem, "routing rules not put in use after {why}; the rules in use stay")
+        }
     }
     Ok(now)
 }
 
-/// Keeps the rules in step with those edited in the panel (on any instance) until
-/// `shutdown`, looking every `every`, starting from `seen` (read before the rules in use
-/// were loaded).
+/// Keeps the rules in step with those edited in the panel (on any instance) and with the
+/// rule files until `shutdown`, looking every `every`, starting from `seen` (read before
+/// the rules in use were loaded).
 pub async fn follow_rules(
     store: Store,
     classifier: Arc<Classifier>,
     source: RuleSource,
-    mut seen: RuleEditsVersion,
+    mut seen: RulesSeen,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {

@@ -1177,6 +1177,71 @@ async fn rules_edited_in_the_panel_apply_without_a_rules_folder_and_after_a_rest
 }
 
 #[tokio::test]
+async fn rule_files_changed_on_disk_are_put_in_use_while_running_and_broken_ones_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules_dir = dir.path().join("rules");
+    std::fs::create_dir(&rules_dir).unwrap();
+    for (path, source) in brevduva::defaults::routing_rules() {
+        std::fs::write(rules_dir.join(path.file_name().unwrap()), source).unwrap();
+    }
+    let mut config = helpers::config(dir.path(), None);
+    config.routing.rules_dir = Some(rules_dir.clone());
+    let app = Application::build(config).await.unwrap();
+    let source = brevduva::cluster::RuleSource {
+        rules_dir: Some(rules_dir.clone()),
+        fallback: app.config.routing.fallback_department.clone(),
+    };
+    let classifier = app.triage.classifier();
+    let routes_by_new_word = || {
+        classifier
+            .rules()
+            .evaluate("Får man ägna sig åt drakflygning i parken?", None, &[])
+            .matches
+            .iter()
+            .any(|m| m.keywords.iter().any(|(k, _)| k == "drakflygning"))
+    };
+    let refresh = |seen| brevduva::cluster::refresh_rules(app.store(), classifier, &source, seen);
+
+    // Nothing changed: nothing happens.
+    let seen = refresh(app.rules_seen).await.unwrap();
+    assert_eq!(seen, app.rules_seen);
+    assert!(!routes_by_new_word());
+
+    // A keyword added to a file is in use after the next look.
+    let file = rules_dir.join("kultur-fritid.toml");
+    let shipped = std::fs::read_to_string(&file).unwrap();
+    let edited = format!("{shipped}\n[[keywords]]\nterm = \"drakflygning\"\nweight = 4.0\n");
+    std::fs::write(&file, &edited).unwrap();
+    let seen = refresh(seen).await.unwrap();
+    assert_ne!(seen, app.rules_seen);
+    assert!(routes_by_new_word(), "the changed file is in use");
+
+    // A file that does not parse, and a new department (which needs a restart), are not put
+    // in use: the rules in use stay, and the change is taken only once.
+    std::fs::write(&file, "id = \"kultur-fritid\"\nname = [\n").unwrap();
+    let broken = refresh(seen).await.unwrap();
+    assert_ne!(broken, seen);
+    assert!(routes_by_new_word(), "the rules in use stay");
+    assert_eq!(refresh(broken).await.unwrap(), broken);
+    std::fs::write(&file, &edited).unwrap();
+    let department = brevduva::defaults::routing_rules()
+        .into_iter()
+        .find(|(p, _)| p.ends_with("naringsliv.toml"))
+        .unwrap()
+        .1
+        .replace("id = \"naringsliv\"", "id = \"hamn\"");
+    std::fs::write(rules_dir.join("hamn.toml"), department).unwrap();
+    let seen = refresh(broken).await.unwrap();
+    assert!(classifier.rules().department("hamn").is_none());
+
+    // Mended, the files are followed again.
+    std::fs::remove_file(rules_dir.join("hamn.toml")).unwrap();
+    std::fs::write(&file, &shipped).unwrap();
+    refresh(seen).await.unwrap();
+    assert!(!routes_by_new_word(), "the file as it is now");
+}
+
+#[tokio::test]
 async fn operations_read_readiness_and_metrics_without_personal_data() {
     let panel = Panel::new(None, None).await;
     // Two mailboxes read once, so the per-mailbox families have several lines.
