@@ -466,6 +466,7 @@ mod tests {
             answer: String::new(),
             confirmed: false,
             approved: false,
+            boundary: false,
         }
     }
 

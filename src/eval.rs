@@ -214,6 +214,7 @@ pub fn evaluate(
                         answer: String::new(),
                         confirmed: true,
                         approved: false,
+                        boundary: false,
                     })?;
                 }
             }
@@ -462,6 +463,7 @@ mod tests {
             answer: format!("svar {id}"),
             confirmed: false,
             approved: false,
+            boundary: false,
         }
     }
 

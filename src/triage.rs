@@ -863,6 +863,7 @@ impl Triage {
                 answer: crate::privacy::redact(&answer, &name_refs),
                 confirmed: true,
                 approved: false,
+                boundary: false,
             },
             removed: findings,
             names,
@@ -991,6 +992,7 @@ fn knowledge_entry(number: CaseNumber, department: &str, mail: &IncomingMail) ->
         answer: String::new(),
         confirmed: true,
         approved: false,
+        boundary: false,
     }
 }
 

@@ -402,6 +402,7 @@ mod tests {
             answer: answer.into(),
             confirmed: false,
             approved,
+            boundary: false,
         }
     }
 

@@ -214,6 +214,8 @@ struct Example {
     text: String,
     analysed: AnalysedText,
     department: String,
+    /// Written as a hard case between two departments: always trains, never calibrates.
+    boundary: bool,
 }
 
 /// At most this many entries train the shapes that are compared at start.
@@ -259,6 +261,7 @@ impl Classifier {
                     analysed: analyser.analyse(&text, looks_english(&text)),
                     text,
                     department,
+                    boundary: e.boundary,
                 })
             })
             .collect();
@@ -287,12 +290,16 @@ impl Classifier {
             self.model = RwLock::new(model);
             return;
         }
+        // Every k-th ordinary entry of each department is held out to choose the shape and
+        // calibrate the confidence; entries written as boundary cases always train.
         let mut seen: HashMap<&str, usize> = HashMap::new();
         let (mut training, mut held_out) = (Vec::new(), Vec::new());
         for e in examples {
             let n = seen.entry(e.department.as_str()).or_default();
-            *n += 1;
-            if *n % HOLD_OUT_EVERY == 0 {
+            if !e.boundary {
+                *n += 1;
+            }
+            if !e.boundary && *n % HOLD_OUT_EVERY == 0 {
                 held_out.push(e);
             } else {
                 training.push((&e.analysed, e.department.as_str()));
@@ -615,7 +622,39 @@ impl Classifier {
 
 #[cfg(test)]
 mod tests {
-    use super::thin;
+    use super::*;
+    use crate::routing::{KnowledgeEntry, KnowledgeIndex, RoutingRules};
+
+    #[test]
+    fn boundary_entries_train_but_are_never_held_out_to_calibrate() {
+        let words = ["soptunna", "bygglov", "förskola", "faktura"];
+        let departments = ["vatten-avfall", "bygg-miljo", "utbildning", "ekonomi"];
+        let entries = |half_boundary: bool| -> Vec<KnowledgeEntry> {
+            (0..200)
+                .map(|i| KnowledgeEntry {
+                    id: format!("e{i}"),
+                    department: Some(departments[i % 4].into()),
+                    subject: String::new(),
+                    text: format!("Fråga {i} om {} och annat", words[i % 4]),
+                    answer: String::new(),
+                    confirmed: false,
+                    approved: false,
+                    boundary: half_boundary && (i / 4) % 2 == 0,
+                })
+                .collect()
+        };
+        let held_out = |entries: Vec<KnowledgeEntry>| {
+            let rules = RoutingRules::parse_files(&crate::defaults::routing_rules()).unwrap();
+            let index = KnowledgeIndex::build_in_memory(entries).unwrap();
+            Classifier::new(rules, index, ClassifierSettings::default())
+                .training()
+                .held_out
+        };
+        // 50 entries per department: every fifth held out.
+        assert_eq!(held_out(entries(false)), 40);
+        // Half of each department's entries boundary cases: every fifth of the other 25 held out.
+        assert_eq!(held_out(entries(true)), 20);
+    }
 
     #[test]
     fn thinning_keeps_at_most_the_maximum_spread_over_the_list() {

@@ -56,6 +56,12 @@ pub struct KnowledgeEntry {
     /// (automatic answers, the chat).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub approved: bool,
+    /// Whether it was written as a hard case at the boundary between two departments (the
+    /// starter base has some, to teach what tells neighbours apart). Such entries teach the
+    /// model but are never held out to calibrate the confidence: chosen to be hard, they
+    /// would make it say "unsure" about ordinary mail.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub boundary: bool,
 }
 
 /// Parses knowledge entries from JSON Lines, naming the line of every bad one.
@@ -486,6 +492,7 @@ mod tests {
             answer: String::new(),
             confirmed: false,
             approved: false,
+            boundary: false,
         }
     }
 

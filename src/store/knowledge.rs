@@ -52,6 +52,7 @@ fn knowledge_row(row: &sqlx::any::AnyRow) -> Result<KnowledgeRow, StoreError> {
             answer: row.try_get(4)?,
             confirmed: origin == "staff",
             approved: row.try_get::<i64, _>(5)? != 0,
+            boundary: false,
         },
         origin,
         created_at: row.try_get(7)?,
@@ -228,6 +229,7 @@ mod tests {
             answer: answer.into(),
             confirmed: false,
             approved: false,
+            boundary: false,
         }
     }
 

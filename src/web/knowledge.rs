@@ -111,6 +111,7 @@ pub(super) async fn new_entry(
                 answer: String::new(),
                 confirmed: false,
                 approved: false,
+                boundary: false,
             },
             Vec::new(),
             String::new(),
@@ -219,6 +220,7 @@ async fn save(
         },
         confirmed: from_case,
         approved: form.approved.is_some(),
+        boundary: false,
     };
     state
         .store()

@@ -526,6 +526,7 @@ fn instances_share_sessions_and_follow_the_knowledge_base_and_rule_edits() {
         answer: answer.into(),
         confirmed: false,
         approved: true,
+        boundary: false,
     };
     // Written on one instance (here: straight into the database, as the panel does)...
     rt.block_on(store.save_knowledge_entry(&entry("Drakarna matas på tisdagar."), None, "test"))

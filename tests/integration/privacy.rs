@@ -260,6 +260,7 @@ async fn export_erase_export(database_url: Option<&str>) {
         answer: "Felanmäl trasiga gatlampor till gata-park; vi lagar dem inom två veckor.".into(),
         confirmed: true,
         approved: true,
+        boundary: false,
     };
     store
         .save_knowledge_entry(&curated, None, "kc")
