@@ -68,6 +68,9 @@ pub struct EvalReport {
     pub auto_share: f64,
     /// Accuracy within the automatically routed in-scope items; null when none.
     pub auto_accuracy: Option<f64>,
+    /// Items of a department under secrecy (socialtjänst, omsorg) that would have been
+    /// forwarded without a person to another department.
+    pub secret_forwarded_elsewhere: usize,
     /// The threshold used.
     pub threshold: f64,
     /// Share of items with an `answer_id` whose best suggested answer is that one.
@@ -151,6 +154,7 @@ pub fn evaluate(
     let (mut answer_items, mut hit1, mut rr_sum) = (0usize, 0usize, 0.0f64);
     let mut confusion: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new(); // (tp, fp, fn)
     let (mut confident, mut confident_right) = (0usize, 0usize);
+    let mut secret_forwarded_elsewhere = 0usize;
 
     let (mut second_half, mut second_half_right) = (0usize, 0usize);
     let mut misses = Vec::new();
@@ -200,6 +204,9 @@ pub fn evaluate(
                 if c.auto_route {
                     auto_in_scope += 1;
                     auto_correct += usize::from(right);
+                    if !right && classifier.is_sensitive(Some(truth)) {
+                        secret_forwarded_elsewhere += 1;
+                    }
                 }
                 if position >= items.len() / 2 {
                     second_half += 1;
@@ -285,6 +292,7 @@ pub fn evaluate(
         oos_recall: (oos > 0).then(|| ratio(oos_abstained, oos)),
         auto_share: ratio(auto_total, items.len()),
         auto_accuracy: (auto_in_scope > 0).then(|| ratio(auto_correct, auto_in_scope)),
+        secret_forwarded_elsewhere,
         threshold: settings.auto_route_threshold,
         answer_hit1: (answer_items > 0).then(|| ratio(hit1, answer_items)),
         answer_mrr5: (answer_items > 0).then(|| rr_sum / answer_items as f64),

@@ -417,13 +417,19 @@ impl Triage {
         c: Classification,
     ) -> Result<Outcome, TriageError> {
         let rules = self.classifier.rules();
-        let department: Option<&Department> = c.department().and_then(|d| rules.department(d));
+        // A case that may concern a department under secrecy though another ranks first is
+        // given to no department until a person decides: a department's staff see the cases
+        // suggested to them, and this one may hold what only the secrecy department may read.
+        let department: Option<&Department> = c
+            .department()
+            .and_then(|d| rules.department(d))
+            .filter(|_| c.secrecy_doubt.is_none());
         let looped = self.came_back(&mail);
         let automatic = mail.automation.auto_reply || mail.automation.bulk || looped;
         let auto_routed = c.auto_route && department.is_some() && !automatic;
         let flags = CaseFlags {
             urgent: c.urgent() && !automatic,
-            sensitive: department.is_some_and(|d| d.sensitive),
+            sensitive: department.is_some_and(|d| d.sensitive) || c.secrecy_doubt.is_some(),
             auto_reply: mail.automation.auto_reply || looped,
             bulk: mail.automation.bulk,
         };

@@ -66,8 +66,13 @@ pub struct Classification {
     pub raw_score: f64,
     /// Words of the enquiry that spoke most for the first department.
     pub telling_words: Vec<String>,
-    /// Whether the confidence reaches the auto-route threshold.
+    /// Whether the case may be forwarded without a person: the confidence reaches the
+    /// auto-route threshold and no secrecy department is in doubt.
     pub auto_route: bool,
+    /// A department under secrecy that the enquiry may well concern, though another
+    /// department ranks first: a person decides, because forwarding a social services
+    /// matter to the wrong department shows it to staff who may not see it.
+    pub secrecy_doubt: Option<String>,
     /// Rules, index, or both.
     pub source: DecisionSource,
     /// The detected language.
@@ -138,6 +143,11 @@ impl Classification {
                 .collect();
             parts.push(format!("Liknande tidigare ärenden: {}", near.join(", ")));
         }
+        if let Some(department) = &self.secrecy_doubt {
+            parts.push(format!(
+                "Kan gälla {department} (sekretess): en person avgör"
+            ));
+        }
         if self.urgent() {
             parts.push(format!(
                 "Brådskande: {}",
@@ -189,6 +199,10 @@ pub struct TrainingReport {
 /// Weight of the department model against the votes of the nearest past answers.
 const MODEL_WEIGHT: f64 = 0.8;
 
+/// A sensitive department with this share of the evidence keeps a case from being forwarded
+/// to another department without a person.
+const SECRECY_DOUBT: f64 = 0.15;
+
 /// Rule evidence of this total weight counts as much as the index.
 const RULE_HALF_WEIGHT: f64 = 4.0;
 
@@ -216,6 +230,21 @@ struct Example {
     department: String,
     /// Written as a hard case between two departments: always trains, never calibrates.
     boundary: bool,
+}
+
+/// A sensitive department with at least [`SECRECY_DOUBT`] of the evidence when a
+/// department that is not sensitive ranks first.
+fn secrecy_doubt(rules: &RoutingRules, ranking: &[(String, f64)]) -> Option<String> {
+    let sensitive = |d: &str| rules.department(d).is_some_and(|d| d.sensitive);
+    let (first, _) = ranking.first()?;
+    if sensitive(first) {
+        return None;
+    }
+    ranking
+        .iter()
+        .skip(1)
+        .find(|(d, share)| *share >= SECRECY_DOUBT && sensitive(d))
+        .map(|(d, _)| d.clone())
 }
 
 /// At most this many entries train the shapes that are compared at start.
@@ -450,9 +479,12 @@ impl Classifier {
             .first()
             .map(|(d, _)| self.model().telling_words(&query, d, 5))
             .unwrap_or_default();
+        let secrecy_doubt = self.secrecy_doubt(&blend.ranking);
         Ok(Classification {
             auto_route: confidence >= self.settings.auto_route_threshold
-                && !blend.ranking.is_empty(),
+                && !blend.ranking.is_empty()
+                && secrecy_doubt.is_none(),
+            secrecy_doubt,
             ranking: blend.ranking,
             confidence,
             raw_score: blend.raw_confidence,
@@ -462,6 +494,12 @@ impl Classifier {
             rules,
             neighbours,
         })
+    }
+
+    /// A sensitive department with at least [`SECRECY_DOUBT`] of the evidence when a
+    /// department that is not sensitive ranks first.
+    fn secrecy_doubt(&self, ranking: &[(String, f64)]) -> Option<String> {
+        secrecy_doubt(&self.rules(), ranking)
     }
 
     /// The blend for a text, leaving out one entry's own vote (when it is held out).
@@ -624,6 +662,37 @@ impl Classifier {
 mod tests {
     use super::*;
     use crate::routing::{KnowledgeEntry, KnowledgeIndex, RoutingRules};
+
+    #[test]
+    fn a_department_under_secrecy_with_a_fair_share_of_the_evidence_holds_the_case() {
+        let rules = RoutingRules::parse_files(&crate::defaults::routing_rules()).unwrap();
+        type Ranking = &'static [(&'static str, f64)];
+        let table: &[(Ranking, Option<&str>)] = &[
+            (
+                &[("ekonomi", 0.7), ("socialtjanst", 0.2)],
+                Some("socialtjanst"),
+            ),
+            (
+                &[("ekonomi", 0.6), ("kansli", 0.25), ("socialtjanst", 0.15)],
+                Some("socialtjanst"),
+            ),
+            (&[("utbildning", 0.8), ("omsorg", 0.2)], Some("omsorg")),
+            (&[("ekonomi", 0.9), ("socialtjanst", 0.1)], None),
+            (&[("socialtjanst", 0.6), ("ekonomi", 0.4)], None),
+            (&[("socialtjanst", 0.6), ("omsorg", 0.4)], None),
+            (&[("ekonomi", 0.6), ("kansli", 0.4)], None),
+            (&[], None),
+        ];
+        for (ranking, expected) in table {
+            let ranking: Vec<(String, f64)> =
+                ranking.iter().map(|(d, s)| ((*d).to_owned(), *s)).collect();
+            assert_eq!(
+                secrecy_doubt(&rules, &ranking).as_deref(),
+                *expected,
+                "{ranking:?}"
+            );
+        }
+    }
 
     #[test]
     fn boundary_entries_train_but_are_never_held_out_to_calibrate() {

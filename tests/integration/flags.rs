@@ -153,3 +153,68 @@ async fn social_services_and_care_topics_are_sensitive_and_others_are_not() {
     let found = flags_of(&app, SENSITIVE, 100).await;
     check(SENSITIVE, &found, |f| f.1, "sensitive");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_that_may_concern_social_services_waits_for_a_person_without_a_department() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = helpers::app(dir.path(), None).await;
+    // Money trouble told beside an invoice from the municipality: ekonomi ranks first, but
+    // socialtjänst has a fair share of the evidence.
+    let table: &[(&str, bool)] = &[
+        (
+            "Jag har fått en påminnelse på fakturan för barnomsorgen men jag har inga pengar till mat ens. Vad ska jag göra?",
+            true,
+        ),
+        (
+            "Hej! Jag ligger efter med alla räkningar och hyran, pengarna räcker inte. Kan kommunen hjälpa mig att betala?",
+            true,
+        ),
+        // Look-alikes: a plain invoice question goes to ekonomi as before.
+        (
+            "Hej, fakturan för vatten och avlopp har fel belopp, vi har betalat två gånger. Kan ni kreditera?",
+            false,
+        ),
+        ("Jag vill betala fakturan med autogiro, hur gör jag?", false),
+    ];
+    for (i, (text, doubt)) in table.iter().enumerate() {
+        let outcome = app
+            .triage
+            .process(mail(200 + i, "Fråga", text), "test")
+            .await
+            .unwrap();
+        let Outcome::NewCase { number, .. } = outcome else {
+            panic!("{text}: {outcome:?}")
+        };
+        let case = app
+            .store()
+            .recent_cases(1)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| c.number == number)
+            .expect("the case just made");
+        let explanation = case.explanation.clone().unwrap_or_default();
+        let forwards = app
+            .store()
+            .outbox_for_case(case.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == brevduva::domain::OutboxKind::Forward)
+            .count();
+        if *doubt {
+            assert_eq!(case.department, None, "{text}: {explanation}");
+            assert_eq!(case.status.as_str(), "triage", "{text}");
+            assert!(case.flags.sensitive, "{text}");
+            assert_eq!(forwards, 0, "{text}: not forwarded");
+            assert!(
+                explanation.contains("Kan gälla socialtjanst (sekretess)"),
+                "{text}: {explanation}"
+            );
+        } else {
+            assert_eq!(case.department.as_deref(), Some("ekonomi"), "{text}");
+            assert!(!case.flags.sensitive, "{text}");
+            assert!(!explanation.contains("sekretess"), "{text}: {explanation}");
+        }
+    }
+}
