@@ -3,6 +3,7 @@
 
 use crate::helpers;
 use brevduva::app::Application;
+use brevduva::store::CaseRow;
 use brevduva::triage::Outcome;
 
 fn mail(i: usize, subject: &str, text: &str) -> Vec<u8> {
@@ -14,26 +15,30 @@ fn mail(i: usize, subject: &str, text: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The case a text becomes, as mail number `i`.
+async fn case_of(app: &Application, i: usize, text: &str) -> CaseRow {
+    let outcome = app
+        .triage
+        .process(mail(i, "Fråga", text), "test")
+        .await
+        .unwrap();
+    let Outcome::NewCase { number, .. } = outcome else {
+        panic!("{text}: {outcome:?}")
+    };
+    app.store()
+        .recent_cases(1)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.number == number)
+        .expect("the case just made")
+}
+
 /// The flags of the case each text becomes.
 async fn flags_of(app: &Application, table: &[(&str, bool)], offset: usize) -> Vec<(bool, bool)> {
     let mut out = Vec::new();
     for (i, (text, _)) in table.iter().enumerate() {
-        let outcome = app
-            .triage
-            .process(mail(offset + i, "Fråga", text), "test")
-            .await
-            .unwrap();
-        let Outcome::NewCase { number, .. } = outcome else {
-            panic!("{text}: {outcome:?}")
-        };
-        let case = app
-            .store()
-            .recent_cases(1)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|c| c.number == number)
-            .expect("the case just made");
+        let case = case_of(app, offset + i, text).await;
         out.push((case.flags.urgent, case.flags.sensitive));
     }
     out
@@ -177,22 +182,7 @@ async fn mail_that_may_concern_social_services_waits_for_a_person_without_a_depa
         ("Jag vill betala fakturan med autogiro, hur gör jag?", false),
     ];
     for (i, (text, doubt)) in table.iter().enumerate() {
-        let outcome = app
-            .triage
-            .process(mail(200 + i, "Fråga", text), "test")
-            .await
-            .unwrap();
-        let Outcome::NewCase { number, .. } = outcome else {
-            panic!("{text}: {outcome:?}")
-        };
-        let case = app
-            .store()
-            .recent_cases(1)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|c| c.number == number)
-            .expect("the case just made");
+        let case = case_of(&app, 200 + i, text).await;
         let explanation = case.explanation.clone().unwrap_or_default();
         let forwards = app
             .store()
