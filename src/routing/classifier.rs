@@ -234,7 +234,7 @@ struct Example {
 
 /// A sensitive department with at least [`SECRECY_DOUBT`] of the evidence when a
 /// department that is not sensitive ranks first.
-fn secrecy_doubt(rules: &RoutingRules, ranking: &[(String, f64)]) -> Option<String> {
+fn sensitive_in_doubt(rules: &RoutingRules, ranking: &[(String, f64)]) -> Option<String> {
     let sensitive = |d: &str| rules.department(d).is_some_and(|d| d.sensitive);
     let (first, _) = ranking.first()?;
     if sensitive(first) {
@@ -479,7 +479,7 @@ impl Classifier {
             .first()
             .map(|(d, _)| self.model().telling_words(&query, d, 5))
             .unwrap_or_default();
-        let secrecy_doubt = self.secrecy_doubt(&blend.ranking);
+        let secrecy_doubt = sensitive_in_doubt(&self.rules(), &blend.ranking);
         Ok(Classification {
             auto_route: confidence >= self.settings.auto_route_threshold
                 && !blend.ranking.is_empty()
@@ -494,12 +494,6 @@ impl Classifier {
             rules,
             neighbours,
         })
-    }
-
-    /// A sensitive department with at least [`SECRECY_DOUBT`] of the evidence when a
-    /// department that is not sensitive ranks first.
-    fn secrecy_doubt(&self, ranking: &[(String, f64)]) -> Option<String> {
-        secrecy_doubt(&self.rules(), ranking)
     }
 
     /// The blend for a text, leaving out one entry's own vote (when it is held out).
@@ -687,7 +681,7 @@ mod tests {
             let ranking: Vec<(String, f64)> =
                 ranking.iter().map(|(d, s)| ((*d).to_owned(), *s)).collect();
             assert_eq!(
-                secrecy_doubt(&rules, &ranking).as_deref(),
+                sensitive_in_doubt(&rules, &ranking).as_deref(),
                 *expected,
                 "{ranking:?}"
             );
