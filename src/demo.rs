@@ -94,7 +94,7 @@ pub async fn run(common: &Common, once: bool) -> anyhow::Result<()> {
         delivery.sent,
         application.config.outbox_dir().display()
     );
-    println!("(avdelning inom parentes = förslag som väntar på granskning; flaggor: B brådskande, S sekretess, A automatiskt svar, M massutskick)");
+    println!("(avdelning inom parentes = förslag som väntar på granskning; – = ingen förvaltning föreslås, en person avgör; flaggor: B brådskande, S sekretess, A automatiskt svar, M massutskick)");
     if let Some(listener) = listener {
         let password = crate::web::generate_password();
         let hash = {
