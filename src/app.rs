@@ -251,8 +251,9 @@ impl Application {
             Vec<crate::routing::KnowledgeEntry>,
         ) -> Vec<crate::routing::KnowledgeEntry>,
     ) -> anyhow::Result<Self> {
-        // Taken before the files are read: a change after this is seen by the follower.
-        let rule_files_seen = rule_source(&config).files_fingerprint();
+        // Read before the files are loaded: a change after this is seen by the follower.
+        let rule_files = rule_source(&config).files();
+        let rule_files_seen = crate::cluster::fingerprint(&rule_files);
         let LoadedFiles {
             rules,
             knowledge: entries,
@@ -274,12 +275,8 @@ impl Application {
         let rules = if stored.is_empty() {
             rules
         } else {
-            crate::cluster::rules_with_edits(
-                &stored,
-                config.routing.rules_dir.as_deref(),
-                &config.routing.fallback_department,
-            )?
-            .0
+            let base = rule_files.context("reading the rule files")?;
+            crate::cluster::rules_with_edits(&stored, &base, &config.routing.fallback_department)?.0
         };
         let departments: Vec<_> = rules.departments().cloned().collect();
         store.sync_departments(&departments).await?;

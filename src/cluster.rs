@@ -7,9 +7,9 @@
 //! With one instance (SQLite) the same code runs and simply holds every mailbox.
 
 use crate::config::ClusterConfig;
-use crate::routing::{edits, Classifier, KnowledgeEntry, RoutingRules};
+use crate::routing::{edits, edits::RuleFile, Classifier, KnowledgeEntry, RoutingRules};
 use crate::store::{KnowledgeRow, Lease, Renewal, RuleEdit, RuleEditsVersion, Store, StoreError};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -344,15 +344,14 @@ pub async fn follow_knowledge(
 /// departments returned; the files' rules apply there.
 pub fn rules_with_edits(
     stored: &[RuleEdit],
-    rules_dir: Option<&Path>,
+    base: &[RuleFile],
     fallback: &str,
 ) -> anyhow::Result<(RoutingRules, Vec<String>)> {
-    let base = crate::defaults::rule_files(rules_dir)?;
     let stored: Vec<(&str, &str)> = stored
         .iter()
         .map(|e| (e.department.as_str(), e.source.as_str()))
         .collect();
-    let (rules, left_out) = edits::effective(&base, &stored, fallback)
+    let (rules, left_out) = edits::effective(base, &stored, fallback)
         .map_err(|problems| anyhow::anyhow!("routing rules:\n{}", problems.join("\n")))?;
     for department in &left_out {
         tracing::error!(%department, "a rule edit from the panel no longer fits the rule files; the file's rules apply");
@@ -370,20 +369,22 @@ pub struct RuleSource {
 }
 
 impl RuleSource {
-    /// A fingerprint of the rule files' names and text as they are now (the embedded files
-    /// never change; a folder that cannot be read has the fingerprint of its error, so a
-    /// change either way is noticed once).
-    pub fn files_fingerprint(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        if let Some(dir) = &self.rules_dir {
-            match crate::defaults::read_folder(dir, "toml") {
-                Ok(files) => files.hash(&mut hasher),
-                Err(e) => e.to_string().hash(&mut hasher),
-            }
-        }
-        hasher.finish()
+    /// The rule files as they are now: the folder's, or the embedded ones.
+    pub fn files(&self) -> std::io::Result<Vec<RuleFile>> {
+        crate::defaults::rule_files(self.rules_dir.as_deref())
     }
+}
+
+/// A fingerprint of rule files' names and text as read; a folder that cannot be read has
+/// the fingerprint of its error, so a change either way is noticed once.
+pub fn fingerprint(files: &std::io::Result<Vec<RuleFile>>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    match files {
+        Ok(files) => files.hash(&mut hasher),
+        Err(e) => e.to_string().hash(&mut hasher),
+    }
+    hasher.finish()
 }
 
 /// What the rules in use were built from: the rules edited in the panel and the rule files.
@@ -402,9 +403,11 @@ pub async fn refresh_rules(
     source: &RuleSource,
     seen: RulesSeen,
 ) -> anyhow::Result<RulesSeen> {
+    // Read once: the fingerprint and the rules put in use come from the same text.
+    let files = source.files();
     let now = RulesSeen {
         edits: store.rule_edits_version().await?,
-        files: source.files_fingerprint(),
+        files: fingerprint(&files),
     };
     if now == seen {
         return Ok(seen);
@@ -416,7 +419,10 @@ pub async fn refresh_rules(
         "a change of the rule files"
     };
     // Only fixing the files or a restart can help; say so once, not at every look.
-    match rules_with_edits(&stored, source.rules_dir.as_deref(), &source.fallback) {
+    let rules = files
+        .map_err(anyhow::Error::from)
+        .and_then(|base| rules_with_edits(&stored, &base, &source.fallback));
+    match rules {
         Ok((rules, _)) => match classifier.replace_rules(rules) {
             Ok(()) => tracing::info!("routing rules reloaded after {why}"),
             Err(problem) => {
